@@ -1,0 +1,243 @@
+"""The `ganforge` command: train, sample, interpolate, models, data.
+
+Errors the user can fix print one line (`ganforge: error: ...`) and exit with
+status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ganforge.errors import GanforgeError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line, without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.ArgumentDefaultsHelpFormatter(prog, max_help_position=32)
+
+
+# -- train -----------------------------------------------------------------
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    from ganforge.data import DATA_SOURCES
+    from ganforge.losses import LOSSES
+    from ganforge.models import MODELS
+
+    # Defaults are suppressed so the namespace holds only what the user typed:
+    # those are the settings checked against a run that is being resumed. The
+    # help text shows the TrainConfig defaults.
+    S = argparse.SUPPRESS
+    data = p.add_argument_group("data")
+    data.add_argument("--data", choices=DATA_SOURCES.names(), default=S, help="data source (default: digits)")
+    data.add_argument("--data-root", dest="data_root", metavar="DIR", default=S, help="folder holding the data files")
+    data.add_argument("--split", dest="data_split", metavar="NAME", default=S, help="which split(s) to read (default: all present)")
+    data.add_argument("--image-size", dest="image_size", type=int, metavar="N", default=S, help="resize (short side) and centre-crop to N x N")
+    data.add_argument("--channels", type=int, choices=(1, 3), default=S, help="convert images to grey (1) or RGB (3)")
+    data.add_argument("--labels", dest="class_labels", action="store_true", default=S, help="folder source: class labels from sub-folder names")
+    data.add_argument("--download", action="store_true", default=S, help="download the official files (needs internet)")
+
+    model = p.add_argument_group("model")
+    model.add_argument("--model", choices=MODELS.names(), default=S, help="GAN architecture (default: dcgan)")
+    model.add_argument("-O", "--model-option", dest="model_options", action="append", metavar="KEY=VALUE", default=S, help="model constructor option, e.g. -O ngf=32 (repeatable)")
+    model.add_argument("--z-dim", dest="z_dim", type=int, metavar="N", default=S, help="latent dimension (default: 100)")
+
+    game = p.add_argument_group("training")
+    game.add_argument("--loss", choices=LOSSES.names(), default=S, help="adversarial loss (default: the model's, else non-saturating)")
+    game.add_argument("--label-smoothing", dest="label_smoothing", type=float, metavar="S", default=S, help="one-sided label smoothing: real target 1-S (default: 0)")
+    game.add_argument("--d-steps", dest="d_steps", type=int, metavar="K", default=S, help="discriminator updates per generator update (default: the model's, else 1)")
+    game.add_argument("--steps", type=int, metavar="N", default=S, help="generator updates in total (default: 2000); raise it to train a run further")
+    game.add_argument("--batch-size", dest="batch_size", type=int, metavar="B", default=S, help="batch size (default: 64)")
+    game.add_argument("--lr", type=float, metavar="LR", default=S, help="learning rate of both G and D")
+    game.add_argument("--lr-g", dest="lr_g", type=float, metavar="LR", default=S, help="generator learning rate (default: the model's, 2e-4 for DCGAN)")
+    game.add_argument("--lr-d", dest="lr_d", type=float, metavar="LR", default=S, help="discriminator learning rate (default: the model's)")
+    game.add_argument("--beta1", type=float, default=S, help="Adam beta1 (default: the model's, 0.5 for DCGAN)")
+    game.add_argument("--beta2", type=float, default=S, help="Adam beta2 (default: the model's, 0.999)")
+    game.add_argument("--seed", type=int, default=S, help="fixes data order, noise and initialisation (default: 0)")
+    game.add_argument("--device", default=S, help="auto, cpu, cuda or cuda:N (default: auto)")
+
+    run = p.add_argument_group("run folder")
+    run.add_argument("--run", metavar="NAME", default=S, help="run name (default: MODEL-DATA); an existing run resumes")
+    run.add_argument("--runs-dir", dest="runs_dir", metavar="DIR", default=S, help="parent folder of runs (default: runs)")
+    run.add_argument("--config", metavar="FILE", default=S, help="JSON file of training settings; options given here override it")
+    run.add_argument("--sample-every", dest="sample_every", type=int, metavar="N", default=S, help="write a sample grid every N steps (default: 500)")
+    run.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, metavar="N", default=S, help="checkpoint every N steps (default: 500)")
+    run.add_argument("--keep-checkpoints", dest="keep_checkpoints", type=int, metavar="N", default=S, help="newest checkpoints kept (default: 2)")
+    run.add_argument("--log-every", dest="log_every", type=int, metavar="N", default=S, help="write buffered metrics every N steps (default: 25)")
+    run.add_argument("--grid-size", dest="grid_size", type=int, metavar="N", default=S, help="images in each sample grid (default: 64)")
+    run.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=S, help="do not write TensorBoard events")
+    run.add_argument("--no-progress", dest="progress", action="store_false", default=S, help="log lines instead of a progress bar")
+
+
+def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the user gave: --config file first, then the options."""
+    from ganforge.config import parse_options
+
+    given = {k: v for k, v in vars(args).items() if k not in ("command", "handler", "config")}
+    settings: dict[str, Any] = {}
+    if "config" in vars(args):
+        path = Path(args.config)
+        try:
+            settings = json.loads(path.read_text())
+        except OSError as error:
+            raise GanforgeError(f"--config {path}: cannot read it ({error.strerror})") from None
+        except ValueError as error:
+            raise GanforgeError(f"--config {path} is not valid JSON ({error})") from None
+        if not isinstance(settings, dict):
+            raise GanforgeError(f"--config {path} must hold a JSON object of training settings")
+    if "model_options" in given:
+        given["model_options"] = {**settings.get("model_options", {}), **parse_options(given["model_options"])}
+    if "lr" in given:
+        lr = given.pop("lr")
+        given.setdefault("lr_g", lr)
+        given.setdefault("lr_d", lr)
+    return {**settings, **given}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ganforge.config import TrainConfig
+    from ganforge.training import train
+
+    settings = _train_settings(args)
+    pipeline = train(TrainConfig.from_dict(settings), given=set(settings))
+    print(f"{pipeline.run_dir}: step {pipeline.step}; samples in {pipeline.run_dir}/samples, checkpoints in {pipeline.run_dir}/checkpoints")
+    return 0
+
+
+# -- sample / interpolate ----------------------------------------------------
+
+
+def _add_run_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run name (under --runs-dir) or run folder path")
+    p.add_argument("--runs-dir", default="runs", help="parent folder of named runs")
+    p.add_argument("--checkpoint", type=int, metavar="STEP", default=None, help="use the checkpoint of this step (default: newest)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same images")
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from ganforge.pipeline import load
+
+    return load(args.run, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    out = _load(args).save_samples(args.out, args.n, seed=args.seed)
+    print(f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    out = _load(args).save_interpolation(args.out, walks=args.n, keyframes=args.keyframes, frames=args.frames, seed=args.seed)
+    print(f"wrote a latent walk ({args.n} walks, {args.keyframes} keyframes) to {out}")
+    return 0
+
+
+# -- listings ----------------------------------------------------------------
+
+
+def _print_table(rows: list[tuple[str, str]]) -> None:
+    width = max(len(name) for name, _ in rows)
+    for name, description in rows:
+        print(f"{name:<{width}}  {description}")
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from ganforge.models import list_models
+
+    _print_table(list_models())
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from ganforge.data import list_data_sources
+
+    _print_table(list_data_sources())
+    return 0
+
+
+# -- the parser ----------------------------------------------------------------
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="ganforge", description="Train, sample and inspect GANs.")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    p = sub.add_parser("train", help="train a GAN (or resume its run)", description="Train a GAN; running the same command again resumes the run.")
+    _add_train_options(p)
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("sample", help="write samples of a trained run", description="Write samples: OUT.npz (uint8 N x H x W x C), OUT.png (one grid) or a folder of PNGs.", formatter_class=_formatter)
+    _add_run_argument(p)
+    p.add_argument("--n", type=int, default=64, help="number of samples")
+    p.add_argument("--out", required=True, help="OUT.npz, OUT.png, or a folder")
+    p.set_defaults(handler=cmd_sample)
+
+    p = sub.add_parser("interpolate", help="write a latent-space walk (GIF)", description="Walk through latent space along great circles between random codes.", formatter_class=_formatter)
+    _add_run_argument(p)
+    p.add_argument("--out", required=True, help="walk.gif (animation) or walk.png (one row per walk)")
+    p.add_argument("--n", type=int, default=16, help="parallel walks shown side by side")
+    p.add_argument("--keyframes", type=int, default=4, help="random codes each walk passes through")
+    p.add_argument("--frames", type=int, default=16, help="frames between two keyframes")
+    p.set_defaults(handler=cmd_interpolate)
+
+    p = sub.add_parser("models", help="list the registered models", description="List the registered models.")
+    p.set_defaults(handler=cmd_models)
+    p = sub.add_parser("data", help="list the data sources", description="List the data sources.")
+    p.set_defaults(handler=cmd_data)
+    return parser
+
+
+def _version() -> str:
+    from ganforge import __version__
+
+    return f"ganforge {__version__}"
+
+
+def _unrecognized(parser: Parser, argv: Sequence[str], extras: list[str]) -> NoReturn:
+    """One line naming the unknown option, a close match, and the valid options."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    target: argparse.ArgumentParser = parser
+    for action in parser._subparsers._group_actions if parser._subparsers else []:  # noqa: SLF001
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:  # noqa: SLF001
+            target = action.choices[command]
+    options = sorted({o for a in target._actions for o in a.option_strings if o.startswith("--")})  # noqa: SLF001
+    unknown = extras[0].split("=")[0]
+    close = difflib.get_close_matches(unknown, options, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    target.error(f"unrecognized option {unknown}{hint}; valid options: {', '.join(options)}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        _unrecognized(parser, argv, extras)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except GanforgeError as error:
+        print(f"ganforge: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("ganforge: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,160 @@
+"""Training configuration: one dataclass shared by the CLI, the Python API and
+run folders (saved as `config.json`, the resolved values)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ganforge.errors import GanforgeError
+
+# Fields that may change when a run resumes: they affect how long and how
+# verbosely it runs, or where files are, not the maths of training.
+RESUMABLE_FIELDS = frozenset(
+    {
+        "steps",
+        "sample_every",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "log_every",
+        "tensorboard",
+        "progress",
+        "device",
+        "runs_dir",
+        "run",
+        "data_root",
+        "download",
+    }
+)
+
+# Fields whose None means "the model's paper default" (see GAN.training_defaults).
+MODEL_DEFAULTED_FIELDS = ("loss", "d_steps", "lr_g", "lr_d", "beta1", "beta2")
+FALLBACK_DEFAULTS: dict[str, Any] = {
+    "loss": "non-saturating",
+    "d_steps": 1,
+    "lr_g": 2e-4,
+    "lr_d": 2e-4,
+    "beta1": 0.5,
+    "beta2": 0.999,
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. Unset (None) training
+    hyper-parameters take the chosen model's paper defaults."""
+
+    # What to train on.
+    data: str = "digits"
+    data_root: str | None = None
+    data_split: str | None = None
+    image_size: int | None = None
+    channels: int | None = None
+    class_labels: bool = False  # folder source: labels from sub-folder names
+    download: bool = False
+    # The model.
+    model: str = "dcgan"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    z_dim: int = 100
+    # The game.
+    loss: str | None = None
+    label_smoothing: float = 0.0
+    d_steps: int | None = None
+    steps: int = 2000
+    batch_size: int = 64
+    lr_g: float | None = None
+    lr_d: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    # The run folder.
+    run: str | None = None
+    runs_dir: str = "runs"
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    log_every: int = 25
+    grid_size: int = 64
+    tensorboard: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        positive = ("steps", "batch_size", "sample_every", "checkpoint_every", "keep_checkpoints", "log_every", "grid_size", "z_dim")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise GanforgeError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.d_steps is not None and self.d_steps < 1:
+            raise GanforgeError(f"--d-steps must be at least 1, got {self.d_steps}")
+        for name in ("lr_g", "lr_d"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise GanforgeError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value < 1.0:
+                raise GanforgeError(f"--{name} must be in [0, 1), got {value}")
+        if self.run is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.run):
+            raise GanforgeError(f"--run name '{self.run}' may use only letters, digits, '.', '_' and '-'")
+        if self.channels is not None and self.channels not in (1, 3):
+            raise GanforgeError(f"--channels must be 1 or 3, got {self.channels}")
+
+    def run_name(self) -> str:
+        """The run folder's name: --run, or derived from model and data."""
+        return self.run or f"{self.model}-{self.data}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise GanforgeError(f"unknown config field(s): {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    def with_model_defaults(self, defaults: dict[str, Any]) -> TrainConfig:
+        """Fill unset hyper-parameters from the model's defaults, then ganforge's."""
+        filled = {
+            name: getattr(self, name)
+            if getattr(self, name) is not None
+            else defaults.get(name, FALLBACK_DEFAULTS[name])
+            for name in MODEL_DEFAULTED_FIELDS
+        }
+        return dataclasses.replace(self, **filled)
+
+
+def parse_option_value(text: str) -> Any:
+    """Parse a KEY=VALUE option value: int, float, bool, none, comma list, or string."""
+    lowered = text.lower()
+    if lowered in ("true", "yes", "on"):
+        return True
+    if lowered in ("false", "no", "off"):
+        return False
+    if lowered in ("none", "null"):
+        return None
+    if "," in text:
+        return [parse_option_value(part) for part in text.split(",") if part]
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_options(items: list[str] | None) -> dict[str, Any]:
+    """['ngf=32', 'g_hidden=128,256'] -> {'ngf': 32, 'g_hidden': [128, 256]}."""
+    options: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise GanforgeError(f"model option '{item}' must look like KEY=VALUE")
+        options[key.strip().replace("-", "_")] = parse_option_value(value.strip())
+    return options

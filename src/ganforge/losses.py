@@ -1,0 +1,75 @@
+"""Adversarial losses, computed from the discriminator's raw logits.
+
+With D(x) = sigmoid(l):  log D = -softplus(-l)  and  log(1 - D) = -softplus(l),
+which stay finite where a sigmoid followed by a log would not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ganforge.errors import GanforgeError
+from ganforge.registry import Registry
+
+
+class GANLoss:
+    """A pair of objectives: D minimises `d_loss`, G minimises `g_loss`."""
+
+    name = ""
+    #: Whether one-sided label smoothing (a real target below 1) is meaningful.
+    supports_label_smoothing = False
+
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+        raise NotImplementedError
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def bce_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float) -> torch.Tensor:
+    """-E[t log D(x) + (1 - t) log(1 - D(x))] - E[log(1 - D(G(z)))], t = real_target.
+
+    A real target below 1 is one-sided label smoothing (Salimans et al. 2016):
+    fakes keep target 0 so D is not pushed to rate them as real.
+    """
+    real = real_target * F.softplus(-real_logits) + (1.0 - real_target) * F.softplus(real_logits)
+    return real.mean() + F.softplus(fake_logits).mean()
+
+
+LOSSES: Registry[Callable[[], GANLoss]] = Registry("loss")
+
+
+@LOSSES.register("minimax", "original saturating minimax: G minimises E[log(1 - D(G(z)))]")
+class MinimaxLoss(GANLoss):
+    name = "minimax"
+    supports_label_smoothing = True
+
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+        return bce_discriminator_loss(real_logits, fake_logits, real_target)
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -F.softplus(fake_logits).mean()  # = E[log(1 - D(G(z)))]
+
+
+@LOSSES.register("non-saturating", "non-saturating: G maximises E[log D(G(z))] (default)")
+class NonSaturatingLoss(GANLoss):
+    name = "non-saturating"
+    supports_label_smoothing = True
+
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+        return bce_discriminator_loss(real_logits, fake_logits, real_target)
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return F.softplus(-fake_logits).mean()  # = -E[log D(G(z))]
+
+
+def create_loss(name: str, label_smoothing: float = 0.0) -> GANLoss:
+    loss = LOSSES.get(name).fn()
+    if not 0.0 <= label_smoothing < 0.5:
+        raise GanforgeError(f"--label-smoothing must be in [0, 0.5), got {label_smoothing}")
+    if label_smoothing and not loss.supports_label_smoothing:
+        raise GanforgeError(f"--label-smoothing does not apply to loss '{name}'")
+    return loss

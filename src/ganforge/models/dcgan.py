@@ -1,0 +1,138 @@
+"""DCGAN (Radford et al. 2016): all-convolutional G and D with batch norm.
+
+Two layouts, chosen from the image size:
+- 28x28 (MNIST-sized): a dense layer of 7*7*(2*ngf) units (6272 for ngf=64)
+  reshaped to 7x7 maps and upsampled twice to 28x28; D mirrors it with two
+  strided convolutions and a dense output.
+- square powers of two (8 ... 256): the Radford layout, a 4x4 projection of z
+  then one stride-2 transposed convolution per octave, channels halving as the
+  resolution doubles; D mirrors it and ends in a 4x4 convolution.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ganforge.errors import GanforgeError
+from ganforge.models.base import GAN, init_dcgan_weights
+from ganforge.models.registry import register_model
+
+MIN_SIZE, MAX_SIZE = 8, 256
+
+
+def _up(cin: int, cout: int) -> list[nn.Module]:
+    """Double the resolution: transposed conv, batch norm, ReLU."""
+    return [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
+
+
+def _down(cin: int, cout: int, norm: bool = True) -> list[nn.Module]:
+    """Halve the resolution: strided conv, (batch norm), LeakyReLU(0.2)."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 4, 2, 1, bias=not norm)]
+    if norm:
+        layers.append(nn.BatchNorm2d(cout))
+    layers.append(nn.LeakyReLU(0.2, True))
+    return layers
+
+
+class Generator28(nn.Module):
+    def __init__(self, z_dim: int, channels: int, ngf: int) -> None:
+        super().__init__()
+        width = 2 * ngf
+        self.project = nn.Sequential(
+            nn.Linear(z_dim, width * 7 * 7, bias=False), nn.BatchNorm1d(width * 7 * 7), nn.ReLU(True)
+        )
+        self.width = width
+        self.body = nn.Sequential(
+            *_up(width, ngf),  # 7 -> 14
+            nn.ConvTranspose2d(ngf, channels, 4, 2, 1),  # 14 -> 28
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(z).view(-1, self.width, 7, 7))
+
+
+class Discriminator28(nn.Sequential):
+    def __init__(self, channels: int, ndf: int) -> None:
+        super().__init__(
+            *_down(channels, ndf, norm=False),  # 28 -> 14
+            *_down(ndf, 2 * ndf),  # 14 -> 7
+            nn.Flatten(),
+            nn.Linear(2 * ndf * 7 * 7, 1),
+        )
+
+
+def _octaves(size: int) -> int:
+    """Resolution doublings from 4x4 to `size`."""
+    return int(math.log2(size)) - 2
+
+
+def _deepest_width(base: int, size: int) -> int:
+    """Channels at 4x4. Radford doubles them per octave; images below 32 px
+    keep the 32 px layout's widths, or D would have a few thousand weights."""
+    return base * 2 ** (max(_octaves(size), 3) - 1)
+
+
+class GeneratorPow2(nn.Sequential):
+    def __init__(self, z_dim: int, channels: int, size: int, ngf: int) -> None:
+        octaves = _octaves(size)
+        width = _deepest_width(ngf, size)
+        layers: list[nn.Module] = [
+            nn.Unflatten(1, (z_dim, 1, 1)),
+            nn.ConvTranspose2d(z_dim, width, 4, 1, 0, bias=False),  # 1 -> 4
+            nn.BatchNorm2d(width),
+            nn.ReLU(True),
+        ]
+        for _ in range(octaves - 1):
+            layers += _up(width, width // 2)
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh()]
+        super().__init__(*layers)
+
+
+class DiscriminatorPow2(nn.Sequential):
+    def __init__(self, channels: int, size: int, ndf: int) -> None:
+        octaves = _octaves(size)
+        width = _deepest_width(ndf, size) // 2 ** (octaves - 1)
+        layers: list[nn.Module] = _down(channels, width, norm=False)
+        for _ in range(octaves - 1):
+            layers += _down(width, width * 2)
+            width *= 2
+        layers += [nn.Conv2d(width, 1, 4, 1, 0), nn.Flatten()]  # 4 -> 1
+        super().__init__(*layers)
+
+
+def _check_size(height: int, width: int) -> None:
+    power_of_two = height >= MIN_SIZE and height <= MAX_SIZE and height & (height - 1) == 0
+    if height != width or not (height == 28 or power_of_two):
+        raise GanforgeError(
+            f"dcgan needs square 28x28 images or a power-of-two size from {MIN_SIZE} to {MAX_SIZE}; "
+            f"got {height}x{width} (use --image-size 32 or 64 to resize the data)"
+        )
+
+
+@register_model("dcgan", "Deep convolutional GAN (Radford 2016); 28x28 MNIST layout or 8-256 px Radford layout")
+def dcgan(
+    *, image_shape: tuple[int, int, int], z_dim: int = 100, ngf: int = 64, ndf: int = 64
+) -> GAN:
+    channels, height, width = image_shape
+    _check_size(height, width)
+    if height == 28:
+        g: nn.Module = Generator28(z_dim, channels, ngf)
+        d: nn.Module = Discriminator28(channels, ndf)
+    else:
+        g = GeneratorPow2(z_dim, channels, height, ngf)
+        d = DiscriminatorPow2(channels, height, ndf)
+    g.apply(init_dcgan_weights)
+    d.apply(init_dcgan_weights)
+    return GAN(
+        g,
+        d,
+        z_dim=z_dim,
+        image_shape=image_shape,
+        # Radford et al.: Adam, lr 2e-4, beta1 0.5.
+        training_defaults={"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    )

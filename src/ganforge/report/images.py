@@ -1,0 +1,80 @@
+"""Sample grids (PNG), latent walks (GIF) and sample exports (.npz / PNG folder)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ganforge.data.base import to_uint8
+from ganforge.errors import GanforgeError
+from ganforge.io import atomic_path
+
+# Tiny images (8x8 digits) are scaled up with nearest-neighbour so a grid is
+# readable without blurring the pixels the model actually produced.
+MIN_TILE = 32
+
+
+def image_grid(images: torch.Tensor, nrow: int | None = None, min_tile: int = MIN_TILE) -> Image.Image:
+    """A PIL image of a grid of float images in [-1, 1] (N x C x H x W)."""
+    from torchvision.utils import make_grid  # costs ~1 s to import: only when drawing
+
+    images = images.detach().float().cpu()
+    scale = max(1, math.ceil(min_tile / max(images.shape[-2:])))
+    if scale > 1:
+        images = F.interpolate(images, scale_factor=scale, mode="nearest")
+    nrow = nrow or max(1, math.ceil(math.sqrt(len(images))))
+    grid = make_grid(to_uint8(images), nrow=nrow, padding=2, pad_value=255)
+    array = grid.permute(1, 2, 0).numpy()
+    return Image.fromarray(array[..., 0] if images.shape[1] == 1 else array)
+
+
+def save_grid(path: str | Path, images: torch.Tensor, nrow: int | None = None) -> Path:
+    with atomic_path(path) as tmp:
+        image_grid(images, nrow).save(tmp, format="PNG")
+    return Path(path)
+
+
+def save_gif(path: str | Path, frames: list[Image.Image], frame_ms: int = 80) -> Path:
+    """An endlessly looping GIF of `frames`."""
+    with atomic_path(path) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    return Path(path)
+
+
+def to_hwc_uint8(images: torch.Tensor) -> np.ndarray:
+    """float [-1, 1] N x C x H x W -> uint8 N x H x W x C numpy array."""
+    return to_uint8(images.cpu()).permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def write_samples(out: str | Path, images: torch.Tensor, labels: torch.Tensor | None = None) -> Path:
+    """Write samples by the form of `out`: `.npz` (key `images`, uint8 N x H x W x C,
+    and `labels` when given), a single grid `.png`, or else a folder of PNGs."""
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix == ".npz":
+        arrays = {"images": to_hwc_uint8(images)}
+        if labels is not None:
+            arrays["labels"] = labels.cpu().numpy().astype(np.int64)
+        with atomic_path(out) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+        return out
+    if suffix == ".png":
+        return save_grid(out, images)
+    if suffix:
+        raise GanforgeError(f"--out {out}: use a .npz file, a .png grid, or a folder name (no extension)")
+    if out.exists() and not out.is_dir():
+        raise GanforgeError(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    array = to_hwc_uint8(images)
+    width = max(6, len(str(len(array) - 1)))
+    for i, image in enumerate(array):
+        label = f"_class{int(labels[i])}" if labels is not None else ""
+        with atomic_path(out / f"{i:0{width}d}{label}.png") as tmp:
+            Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(tmp, format="PNG")
+    return out

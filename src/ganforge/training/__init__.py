@@ -1,0 +1,82 @@
+"""`train(config)`: from a config to a trained (or resumed) run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+import ganforge
+from ganforge.config import TrainConfig
+from ganforge.data import ImageData, load_data
+from ganforge.device import resolve_device
+from ganforge.io import write_json
+from ganforge.models import create_model
+from ganforge.training.loop import Trainer
+from ganforge.training.rundir import CONFIG_FILE, prepare_run_dir
+
+if TYPE_CHECKING:
+    from ganforge.pipeline import GANPipeline
+
+__all__ = ["train", "Trainer", "load_training_data"]
+
+
+def load_training_data(config: TrainConfig) -> ImageData:
+    return load_data(
+        config.data,
+        root=config.data_root,
+        download=config.download,
+        split=config.data_split,
+        image_size=config.image_size,
+        channels=config.channels,
+        labels=config.class_labels,
+    )
+
+
+def _run_config(config: TrainConfig, model_config: dict[str, Any], data: ImageData) -> dict[str, Any]:
+    """What config.json holds: enough to rebuild the model and to resume."""
+    return {
+        "ganforge_version": ganforge.__version__,
+        "train": config.to_dict(),
+        "model": model_config,
+        "data": {
+            "name": data.name,
+            "origin": data.origin,
+            "num_images": len(data),
+            "image_shape": list(data.image_shape),
+            "class_names": data.class_names,
+            "notes": data.notes,
+        },
+    }
+
+
+def train(config: TrainConfig | dict[str, Any], *, given: set[str] | None = None) -> GANPipeline:
+    """Train (or resume) the run that `config` names; returns its generator pipeline.
+
+    `given` lists the fields the user set explicitly (the CLI passes it) so that
+    only those are checked against a resumed run's saved settings.
+    """
+    from ganforge.pipeline import GANPipeline  # imports ganforge.train: import here, not at the top
+
+    if isinstance(config, dict):
+        config = TrainConfig.from_dict(config)
+    run_dir, config, resuming = prepare_run_dir(config, given)
+    data = load_training_data(config)
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)  # fixes the weight initialisation
+    model = create_model(config.model, image_shape=data.image_shape, z_dim=config.z_dim, **config.model_options)
+    config = config.with_model_defaults(model.training_defaults)
+    trainer = Trainer(config, run_dir, data, model, device)
+    start = trainer.resume() if resuming else 0
+    write_json(run_dir / CONFIG_FILE, _run_config(config, model.config, data))
+
+    for note in data.notes:
+        print(f"note: {note}")
+    action = f"resuming at step {start}" if start else "starting"
+    print(f"{run_dir}: {action}; {config.model} on {data.describe()}; device {device}")
+    if start >= config.steps:
+        print(f"{run_dir}: already trained for {start} steps (--steps {config.steps}); nothing to do")
+    else:
+        trainer.fit()
+    return GANPipeline(model, run_dir=Path(run_dir), step=trainer.step, class_names=data.class_names)

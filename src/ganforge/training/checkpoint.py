@@ -1,0 +1,183 @@
+"""Checkpoints: weights as safetensors, optimizer/RNG state alongside.
+
+Layout of one checkpoint, a directory named after its step:
+
+    checkpoints/step-00000500/
+        model.safetensors     all model weights (generator.*, discriminator.*)
+        training.safetensors  optimizer state tensors and RNG states
+        state.json            step, optimizer hyper-parameters, versions
+
+The directory is written under a temporary name and renamed into place, so a
+crash mid-write leaves the previous checkpoint intact and a directory with a
+final name is always complete. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.optim import Optimizer
+
+from ganforge.errors import GanforgeError
+from ganforge.io import atomic_dir
+
+CHECKPOINT_FORMAT = 1
+MODEL_FILE = "model.safetensors"
+TRAINING_FILE = "training.safetensors"
+STATE_FILE = "state.json"
+_STEP_DIR = re.compile(r"step-(\d{8})")
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint restores besides the weights and optimizers."""
+
+    step: int
+    rng_states: dict[str, torch.Tensor]
+    extra: dict[str, Any]
+
+
+def checkpoint_dir(root: Path, step: int) -> Path:
+    return root / f"step-{step:08d}"
+
+
+def list_checkpoints(root: Path) -> list[tuple[int, Path]]:
+    """Complete checkpoints under `root`, oldest first."""
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP_DIR.fullmatch(p.name)) and p.is_dir()]
+    return sorted(found)
+
+
+def latest_checkpoint(root: Path) -> Path | None:
+    found = list_checkpoints(root)
+    return found[-1][1] if found else None
+
+
+def _optimizer_to_tensors(prefix: str, optimizer: Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer's state dict into tensors (for safetensors) and JSON."""
+    state_dict = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, values in state_dict["state"].items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}.{index}.{key}"] = value.detach().contiguous()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
+
+
+def _optimizer_from_tensors(prefix: str, optimizer: Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith(prefix + "."):
+            index, key = name[len(prefix) + 1 :].split(".", 1)
+            state.setdefault(int(index), {})[key] = value
+    for index, values in meta["scalars"].items():
+        state.setdefault(int(index), {}).update(values)
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_checkpoint(
+    root: Path,
+    step: int,
+    model: nn.Module,
+    optimizers: dict[str, Optimizer],
+    rng_states: dict[str, torch.Tensor],
+    extra: dict[str, Any] | None = None,
+    keep: int = 2,
+) -> Path:
+    """Write checkpoint `step` atomically, then prune all but the newest `keep`."""
+    final = checkpoint_dir(root, step)
+    if final.exists():
+        # Training is deterministic, so a checkpoint of the same step (e.g. a run
+        # resumed and stopped again at once) holds the same state: keep it.
+        return final
+    for stale in root.glob(".step-*.tmp"):  # left by a crash mid-write
+        shutil.rmtree(stale, ignore_errors=True)
+    weights = {name: t.detach().contiguous() for name, t in model.state_dict().items()}
+    training: dict[str, torch.Tensor] = {f"rng.{k}": v.contiguous() for k, v in rng_states.items()}
+    optimizer_meta: dict[str, Any] = {}
+    for name, optimizer in optimizers.items():
+        tensors, meta = _optimizer_to_tensors(f"optim.{name}", optimizer)
+        training.update(tensors)
+        optimizer_meta[name] = meta
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "step": step,
+        "optimizers": optimizer_meta,
+        "rng": sorted(rng_states),
+        "torch_version": torch.__version__,
+        "extra": extra or {},
+    }
+    with atomic_dir(final) as tmp:
+        save_file({k: v.cpu() for k, v in weights.items()}, str(tmp / MODEL_FILE), metadata={"format": "pt"})
+        save_file({k: v.cpu() for k, v in training.items()}, str(tmp / TRAINING_FILE))
+        (tmp / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+    for _, old in list_checkpoints(root)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise GanforgeError(f"checkpoint file {path} is missing")
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise GanforgeError(f"checkpoint file {path} is corrupt or truncated ({error})") from None
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise GanforgeError(f"checkpoint file {path} is missing")
+    try:
+        state = json.loads(path.read_text())
+        int(state["step"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise GanforgeError(f"checkpoint file {path} is corrupt or truncated ({error})") from None
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise GanforgeError(f"checkpoint file {path} has format {state.get('format')}, expected {CHECKPOINT_FORMAT}")
+    return state
+
+
+def load_weights(path: Path, model: nn.Module) -> None:
+    """Load `model.safetensors` of checkpoint directory `path` into `model`."""
+    file = path / MODEL_FILE
+    tensors = _read_tensors(file)
+    missing, unexpected = set(model.state_dict()) - set(tensors), set(tensors) - set(model.state_dict())
+    if missing or unexpected:
+        detail = ", ".join(f"{label} {sorted(keys)[:3]}" for label, keys in (("missing", missing), ("unexpected", unexpected)) if keys)
+        raise GanforgeError(f"checkpoint file {file} does not match the run's model ({detail}); was it made with another model?")
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[-1].strip()
+        raise GanforgeError(f"checkpoint file {file} does not match the run's model: {first}") from None
+
+
+def load_checkpoint(path: Path, model: nn.Module, optimizers: dict[str, Optimizer]) -> Checkpoint:
+    """Restore weights and optimizers from checkpoint directory `path`."""
+    state = _read_state(path / STATE_FILE)
+    training = _read_tensors(path / TRAINING_FILE)
+    load_weights(path, model)
+    for name, optimizer in optimizers.items():
+        meta = state["optimizers"].get(name)
+        if meta is None:
+            raise GanforgeError(f"checkpoint file {path / STATE_FILE} has no state for optimizer '{name}'")
+        try:
+            _optimizer_from_tensors(f"optim.{name}", optimizer, training, meta)
+        except (ValueError, KeyError) as error:
+            raise GanforgeError(f"checkpoint {path} does not match the run's optimizer '{name}' ({error})") from None
+    rng_states = {key: training[f"rng.{key}"] for key in state["rng"] if f"rng.{key}" in training}
+    return Checkpoint(step=int(state["step"]), rng_states=rng_states, extra=state.get("extra", {}))

@@ -1,0 +1,96 @@
+"""Training metrics: JSON lines, TensorBoard and the progress bar.
+
+Per-step values stay on the device until a flush, so logging costs one
+host-device synchronisation every `log_every` steps rather than one per step.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ganforge.io import atomic_path
+
+TRAIN_KEYS = ("loss_d", "loss_g", "d_real", "d_fake")
+METRICS_FILE = "metrics.jsonl"
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop training records after `step`: a resumed run logs those steps again."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a crash
+        if record.get("step", 0) <= step:
+            kept.append(line)
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(line + "\n" for line in kept))
+
+
+class MetricsLogger:
+    def __init__(self, run_dir: Path, start_step: int, total_steps: int, *, tensorboard: bool, progress: bool) -> None:
+        self.path = run_dir / METRICS_FILE
+        truncate_metrics(self.path, start_step)
+        self.file = open(self.path, "a", buffering=1)
+        self.writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter  # slow import; only when used
+
+            # purge_step hides events a crashed run wrote after its last checkpoint.
+            self.writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start_step)
+        self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True, disable=not progress)
+        self.progress = progress
+        self.pending: list[tuple[int, torch.Tensor]] = []
+        self.window_start = time.perf_counter()
+        self.last: dict[str, float] = {}
+
+    def record(self, step: int, values: torch.Tensor) -> None:
+        """Queue one step's (loss_d, loss_g, d_real, d_fake), still on the device."""
+        self.pending.append((step, values))
+        self.bar.update(1)
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        rows = torch.stack([v for _, v in self.pending]).tolist()  # the one sync
+        seconds = (time.perf_counter() - self.window_start) / len(rows)
+        for (step, _), row in zip(self.pending, rows):
+            record: dict[str, Any] = {"kind": "train", "step": step, **dict(zip(TRAIN_KEYS, row)), "sec_per_step": seconds}
+            self.file.write(json.dumps(record) + "\n")
+            if self.writer is not None:
+                for key, value in zip(TRAIN_KEYS, row):
+                    self.writer.add_scalar(f"train/{key}", value, step)
+                self.writer.add_scalar("train/sec_per_step", seconds, step)
+        self.last = {**dict(zip(TRAIN_KEYS, rows[-1])), "sec_per_step": seconds}
+        self.bar.set_postfix(loss_d=f"{rows[-1][0]:.3f}", loss_g=f"{rows[-1][1]:.3f}", refresh=False)
+        if not self.progress:
+            print(self.format_line(self.pending[-1][0]), flush=True)
+        self.pending.clear()
+        self.window_start = time.perf_counter()
+
+    def format_line(self, step: int) -> str:
+        v = self.last
+        return (
+            f"step {step} | loss_d {v['loss_d']:.4f} | loss_g {v['loss_g']:.4f} | "
+            f"D(x) {v['d_real']:.3f} | D(G(z)) {v['d_fake']:.3f} | {1000 * v['sec_per_step']:.1f} ms/step"
+        )
+
+    def event(self, record: dict[str, Any]) -> None:
+        """A non-training record (resume, sample grid, ...), written at once."""
+        self.file.write(json.dumps(record) + "\n")
+
+    def close(self) -> None:
+        self.flush()
+        self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
+        self.file.close()

@@ -1,0 +1,177 @@
+"""The training loop: k discriminator updates, then one generator update with D frozen.
+
+One "step" is one generator update. Everything a step draws at random comes
+from the seed, and a checkpoint stores the step, the optimizers and the RNG
+states, so stopping and resuming continues the very same run.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganforge.config import TrainConfig
+from ganforge.data.base import ImageData
+from ganforge.losses import create_loss
+from ganforge.models.base import GAN
+from ganforge.report.images import save_grid
+from ganforge.training.batches import BatchOrder
+from ganforge.training.checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
+from ganforge.training.logger import MetricsLogger
+from ganforge.training.rundir import checkpoints_root
+
+# Offsets that give the training noise and the fixed sample-grid noise their
+# own streams, both fixed by --seed.
+NOISE_SEED_OFFSET = 1
+GRID_SEED_OFFSET = 2
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, run_dir: Path, data: ImageData, model: GAN, device: torch.device) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.device = device
+        self.data = data.to(device)
+        self.model = model.to(device)
+        self.loss = create_loss(config.loss, config.label_smoothing)
+        self.real_target = 1.0 - config.label_smoothing
+        betas = (config.beta1, config.beta2)
+        self.optimizers = {
+            "g": torch.optim.Adam(model.generator.parameters(), lr=config.lr_g, betas=betas),
+            "d": torch.optim.Adam(model.discriminator.parameters(), lr=config.lr_d, betas=betas),
+        }
+        self.batches = BatchOrder(len(data), config.batch_size, config.seed, device)
+        self.noise = torch.Generator(device).manual_seed(config.seed + NOISE_SEED_OFFSET)
+        grid = torch.Generator().manual_seed(config.seed + GRID_SEED_OFFSET)
+        self.grid_noise = torch.randn(config.grid_size, model.z_dim, generator=grid).to(device)
+        self.step = 0
+        self.stop_requested = False
+
+    # -- one step -----------------------------------------------------------
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The next real batch; the batch counter is derived from the step."""
+        number = self.step * self.config.d_steps + self._d_step_in_step
+        self._d_step_in_step += 1
+        return self.data.batch(self.batches.indices(number))
+
+    def d_step(self, real: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+        model, batch = self.model, real.shape[0]
+        with torch.no_grad():
+            fake = model.generate(model.sample_noise(batch, generator=self.noise), labels)
+        # Real and fake go through D as separate batches, so batch norm never
+        # mixes their statistics (Radford et al.; "ganhacks").
+        real_logits = model.discriminate(real, labels)
+        fake_logits = model.discriminate(fake, labels)
+        loss = self.loss.d_loss(real_logits, fake_logits, self.real_target)
+        self.optimizers["d"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers["d"].step()
+        return loss.detach(), torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
+
+    def g_step(self, labels: torch.Tensor | None) -> torch.Tensor:
+        model = self.model
+        model.discriminator.requires_grad_(False)  # D frozen: no gradients for its weights
+        fake = model.generate(model.sample_noise(self.config.batch_size, generator=self.noise), labels)
+        loss = self.loss.g_loss(model.discriminate(fake, labels))
+        self.optimizers["g"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers["g"].step()
+        model.discriminator.requires_grad_(True)
+        return loss.detach()
+
+    def train_step(self) -> torch.Tensor:
+        """k D updates then one G update; returns (loss_d, loss_g, D(x), D(G(z)))."""
+        self._d_step_in_step = 0
+        for _ in range(self.config.d_steps):
+            real, labels = self.next_batch()
+            loss_d, d_real, d_fake = self.d_step(real, labels)
+        loss_g = self.g_step(labels)
+        return torch.stack([loss_d, loss_g, d_real, d_fake])
+
+    # -- the loop -----------------------------------------------------------
+
+    def fit(self) -> None:
+        cfg = self.config
+        log = MetricsLogger(self.run_dir, self.step, cfg.steps, tensorboard=cfg.tensorboard, progress=cfg.progress)
+        self.model.train()
+        with _stop_on_interrupt(self):
+            while self.step < cfg.steps and not self.stop_requested:
+                log.record(self.step + 1, self.train_step())
+                self.step += 1
+                done = self.step == cfg.steps or self.stop_requested
+                if self.step % cfg.log_every == 0 or done:
+                    log.flush()
+                if self.step % cfg.sample_every == 0 or done:
+                    path = self.save_sample_grid()
+                    log.event({"kind": "samples", "step": self.step, "path": str(path.relative_to(self.run_dir))})
+                if self.step % cfg.checkpoint_every == 0 or done:
+                    log.flush()  # metrics up to a checkpoint are always on disk
+                    self.save_checkpoint()
+        log.close()
+        if self.stop_requested:
+            print(f"interrupted: checkpoint saved at step {self.step}; run the same command to resume")
+
+    # -- saving and restoring -----------------------------------------------
+
+    @torch.no_grad()
+    def save_sample_grid(self) -> Path:
+        self.model.eval()
+        images = self.model.generate(self.grid_noise)
+        self.model.train()
+        return save_grid(self.run_dir / "samples" / f"step-{self.step:08d}.png", images)
+
+    def rng_states(self) -> dict[str, torch.Tensor]:
+        states = {"torch_cpu": torch.get_rng_state(), "noise": self.noise.get_state()}
+        if self.device.type == "cuda":
+            states["torch_cuda"] = torch.cuda.get_rng_state(self.device)
+        return states
+
+    def save_checkpoint(self) -> Path:
+        return save_checkpoint(
+            checkpoints_root(self.run_dir),
+            self.step,
+            self.model,
+            self.optimizers,
+            self.rng_states(),
+            extra={"batches_per_step": self.config.d_steps},
+            keep=self.config.keep_checkpoints,
+        )
+
+    def resume(self) -> int:
+        """Restore the newest checkpoint, if any; returns the step to continue from."""
+        path = latest_checkpoint(checkpoints_root(self.run_dir))
+        if path is None:
+            return 0
+        restored: Checkpoint = load_checkpoint(path, self.model, self.optimizers)
+        self.step = restored.step
+        torch.set_rng_state(restored.rng_states["torch_cpu"])
+        self.noise.set_state(restored.rng_states["noise"])
+        if self.device.type == "cuda" and "torch_cuda" in restored.rng_states:
+            torch.cuda.set_rng_state(restored.rng_states["torch_cuda"], self.device)
+        return self.step
+
+
+class _stop_on_interrupt:
+    """First Ctrl-C: finish the current step, checkpoint, stop. Second: abort."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.previous: Any = None
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.trainer.stop_requested = True
+        signal.signal(signal.SIGINT, self.previous)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+

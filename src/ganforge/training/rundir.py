@@ -1,0 +1,90 @@
+"""Run folders: `runs/NAME/` holds config.json, checkpoints/, samples/ and logs.
+
+Running the same command again resumes the run. A run folder whose saved
+settings disagree with the new ones is never reused silently.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ganforge.config import RESUMABLE_FIELDS, TrainConfig
+from ganforge.errors import GanforgeError
+
+CONFIG_FILE = "config.json"
+
+
+def checkpoints_root(run_dir: Path) -> Path:
+    return run_dir / "checkpoints"
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """The saved config.json of a run: {"train": ..., "model": ..., "data": ...}."""
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise GanforgeError(f"{run_dir} is not a ganforge run folder (no {CONFIG_FILE})")
+    try:
+        saved = json.loads(path.read_text())
+        saved["train"], saved["model"]  # noqa: B018  (presence check)
+    except (ValueError, KeyError, TypeError) as error:
+        raise GanforgeError(f"run config {path} is corrupt ({error})") from None
+    return saved
+
+
+def find_run(name_or_path: str | Path, runs_dir: str | Path = "runs") -> Path:
+    """A run given by folder path or by name under `runs_dir`."""
+    path = Path(name_or_path)
+    if (path / CONFIG_FILE).is_file():
+        return path
+    named = Path(runs_dir) / str(name_or_path)
+    if (named / CONFIG_FILE).is_file():
+        return named
+    available = ", ".join(sorted(p.parent.name for p in Path(runs_dir).glob(f"*/{CONFIG_FILE}"))) or "none"
+    raise GanforgeError(f"no run '{name_or_path}' (not a run folder, nor a run in {runs_dir}/; runs there: {available})")
+
+
+def config_differences(saved: dict[str, Any], new: TrainConfig, given: set[str] | None) -> list[str]:
+    """Settings in `new` that contradict the saved run config.
+
+    Only fields the user set count (`given`; None means every field that is
+    not None), and fields that may change on resume (RESUMABLE_FIELDS) never do.
+    """
+    differences = []
+    for name, value in new.to_dict().items():
+        if name in RESUMABLE_FIELDS or name not in saved:
+            continue
+        if given is not None and name not in given:
+            continue
+        if value is None or value == saved[name]:
+            continue
+        differences.append(f"{name} {saved[name]!r} (now {value!r})")
+    return differences
+
+
+def prepare_run_dir(config: TrainConfig, given: set[str] | None = None) -> tuple[Path, TrainConfig, bool]:
+    """Resolve the run folder; for an existing run, merge and check its config.
+
+    Returns (run_dir, config, resuming). When resuming, the saved settings win
+    except for fields that may change (steps, logging, paths).
+    """
+    run_dir = Path(config.runs_dir) / config.run_name()
+    config_path = run_dir / CONFIG_FILE
+    if not config_path.is_file():
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise GanforgeError(f"{run_dir} exists but is not a ganforge run (no {CONFIG_FILE}); choose another --run name")
+        return run_dir, config, False
+    saved = read_run_config(run_dir)["train"]
+    differences = config_differences(saved, config, given)
+    if differences:
+        raise GanforgeError(
+            f"run folder {run_dir} was made with other settings: {'; '.join(differences)}. "
+            "Resume with the same settings, or choose another --run name"
+        )
+    merged = dict(saved)
+    for name in RESUMABLE_FIELDS:
+        if given is None or name in given:
+            merged[name] = getattr(config, name)
+    merged["run"] = config.run_name()
+    return run_dir, TrainConfig.from_dict(merged), True

@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny, fast training configs in a temporary runs folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import torch
+
+from ganforge.config import TrainConfig
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., TrainConfig]:
+    """A TrainConfig for a few quick steps of DCGAN on the 8x8 digits, in tmp_path."""
+
+    def make(**overrides: Any) -> TrainConfig:
+        settings: dict[str, Any] = dict(
+            data="digits",
+            model="dcgan",
+            steps=6,
+            batch_size=16,
+            sample_every=3,
+            checkpoint_every=3,
+            log_every=2,
+            grid_size=4,
+            runs_dir=str(tmp_path / "runs"),
+            run="test",
+            tensorboard=False,
+            progress=False,
+            device="cpu",
+            model_options={"ngf": 8, "ndf": 8},
+        )
+        settings.update(overrides)
+        return TrainConfig(**settings)
+
+    return make
+
+
+def state_of(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def assert_same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), f"{key} differs"

@@ -1,0 +1,96 @@
+"""Every registered model, tested the moment it is registered."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ganforge.errors import GanforgeError
+from ganforge.models import MODELS, create_model, from_config, list_models
+
+SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("name", MODELS.names())
+def test_generator_and_discriminator_shapes(name: str, shape: tuple[int, int, int]) -> None:
+    torch.manual_seed(0)
+    model = create_model(name, image_shape=shape, z_dim=16)
+    z = model.sample_noise(3)
+    images = model.generate(z)
+    assert images.shape == (3, *shape)
+    assert images.min() >= -1 and images.max() <= 1  # tanh output, the data range
+    logits = model.discriminate(images)
+    assert logits.shape == (3,)
+    assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_from_config_rebuilds_the_same_architecture(name: str) -> None:
+    model = create_model(name, image_shape=(1, 28, 28), z_dim=20)
+    rebuilt = from_config(model.config)
+    assert {k: v.shape for k, v in model.state_dict().items()} == {k: v.shape for k, v in rebuilt.state_dict().items()}
+    assert rebuilt.config == model.config
+
+
+def test_every_model_is_listed_with_a_description() -> None:
+    listed = dict(list_models())
+    assert set(listed) == set(MODELS.names()) >= {"vanilla", "dcgan"}
+    assert all(description for description in listed.values())
+
+
+def test_vanilla_layer_sizes_follow_the_spec() -> None:
+    model = create_model("vanilla", image_shape=(1, 28, 28))
+    g = [m.out_features for m in model.generator.modules() if isinstance(m, torch.nn.Linear)]
+    d = [m.out_features for m in model.discriminator.modules() if isinstance(m, torch.nn.Linear)]
+    assert g == [128, 256, 512, 784]
+    assert d == [512, 256, 1]
+
+
+def test_dcgan_28_starts_with_a_6272_unit_dense_layer() -> None:
+    model = create_model("dcgan", image_shape=(1, 28, 28))
+    first = next(m for m in model.generator.modules() if isinstance(m, torch.nn.Linear))
+    assert first.out_features == 6272 == 128 * 7 * 7
+
+
+def test_dcgan_64_is_the_radford_layout() -> None:
+    model = create_model("dcgan", image_shape=(3, 64, 64))
+    convs = [m for m in model.generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(100, 512), (512, 256), (256, 128), (128, 64), (64, 3)]
+    d_convs = [m for m in model.discriminator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in d_convs] == [(3, 64), (64, 128), (128, 256), (256, 512), (512, 1)]
+
+
+def test_dcgan_init_is_n_0_002() -> None:
+    torch.manual_seed(0)
+    model = create_model("dcgan", image_shape=(3, 64, 64))
+    weight = model.generator[1].weight
+    assert abs(weight.std().item() - 0.02) < 0.002
+
+
+def test_dcgan_rejects_unsupported_sizes() -> None:
+    with pytest.raises(GanforgeError, match="--image-size"):
+        create_model("dcgan", image_shape=(3, 30, 30))
+
+
+def test_unknown_model_lists_the_choices() -> None:
+    with pytest.raises(GanforgeError, match="unknown model 'stylegan9'.*dcgan.*vanilla"):
+        create_model("stylegan9", image_shape=(1, 28, 28))
+
+
+def test_unknown_option_is_named_with_the_valid_ones() -> None:
+    with pytest.raises(GanforgeError, match="ngff.*valid options: ngf, ndf"):
+        create_model("dcgan", image_shape=(1, 28, 28), ngff=3)
+
+
+def test_unconditional_model_refuses_labels() -> None:
+    with pytest.raises(GanforgeError, match="unconditional"):
+        create_model("dcgan", image_shape=(1, 28, 28), num_classes=10)
+
+
+def test_model_options_change_the_network() -> None:
+    small = create_model("dcgan", image_shape=(1, 28, 28), ngf=8, ndf=8)
+    big = create_model("dcgan", image_shape=(1, 28, 28))
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(small) < count(big)
+    assert small.config["options"] == {"ngf": 8, "ndf": 8}

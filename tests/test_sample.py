@@ -1,0 +1,96 @@
+"""Sampling and latent walks from a trained run, through the Python API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import ganforge
+from ganforge.config import TrainConfig
+from ganforge.errors import GanforgeError
+from ganforge.pipeline import slerp
+
+
+@pytest.fixture
+def run_dir(make_config: Callable[..., TrainConfig]) -> Path:
+    return ganforge.train(make_config()).run_dir
+
+
+def test_load_samples_images_in_range_and_the_seed_fixes_them(run_dir: Path) -> None:
+    pipe = ganforge.load(run_dir, device="cpu")
+    a, b, c = pipe.sample(5, seed=1), pipe.sample(5, seed=1), pipe.sample(5, seed=2)
+    assert a.shape == (5, 1, 8, 8) and a.min() >= -1 and a.max() <= 1
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_sampling_in_batches_matches_one_batch(run_dir: Path) -> None:
+    pipe = ganforge.load(run_dir, device="cpu")
+    assert torch.allclose(pipe.sample(10, seed=0, batch_size=3), pipe.sample(10, seed=0, batch_size=10), atol=1e-6)
+
+
+def test_load_by_name_and_by_checkpoint_step(run_dir: Path) -> None:
+    latest = ganforge.load("test", runs_dir=run_dir.parent, device="cpu")
+    earlier = ganforge.load(run_dir, checkpoint=3, device="cpu")
+    assert latest.step == 6 and earlier.step == 3
+    assert not torch.equal(latest.sample(2), earlier.sample(2))
+    with pytest.raises(GanforgeError, match=r"no checkpoint at step 4 \(steps saved: 3, 6\)"):
+        ganforge.load(run_dir, checkpoint=4)
+
+
+def test_an_unknown_run_lists_the_runs_there(run_dir: Path) -> None:
+    with pytest.raises(GanforgeError, match="no run 'nope'.*runs there: test"):
+        ganforge.load("nope", runs_dir=run_dir.parent)
+
+
+def test_npz_output(run_dir: Path, tmp_path: Path) -> None:
+    out = ganforge.load(run_dir).save_samples(tmp_path / "s.npz", 7, seed=0)
+    with np.load(out) as archive:
+        assert archive["images"].dtype == np.uint8 and archive["images"].shape == (7, 8, 8, 1)
+        assert set(archive.files) == {"images"}
+
+
+def test_png_grid_and_folder_outputs(run_dir: Path, tmp_path: Path) -> None:
+    pipe = ganforge.load(run_dir)
+    grid = Image.open(pipe.save_samples(tmp_path / "grid.png", 9))
+    assert grid.size == (3 * 32 + 4 * 2, 3 * 32 + 4 * 2)  # 3x3 tiles, scaled up to 32 px, 2 px padding
+    folder = pipe.save_samples(tmp_path / "pngs", 12, seed=3)
+    files = sorted(folder.iterdir())
+    assert len(files) == 12 and Image.open(files[0]).size == (8, 8)
+    expected = ((pipe.sample(12, seed=3)[0, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    assert np.array_equal(np.asarray(Image.open(files[0])), expected)
+
+
+def test_an_unknown_extension_is_refused(run_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(GanforgeError, match=r"\.npz.*\.png"):
+        ganforge.load(run_dir).save_samples(tmp_path / "x.jpg", 2)
+
+
+def test_latent_walk_gif_and_strip(run_dir: Path, tmp_path: Path) -> None:
+    pipe = ganforge.load(run_dir)
+    gif = Image.open(pipe.save_interpolation(tmp_path / "walk.gif", walks=4, keyframes=3, frames=5))
+    assert gif.n_frames == 15
+    strip = Image.open(pipe.save_interpolation(tmp_path / "walk.png", walks=2, keyframes=2, frames=4))
+    assert strip.size == (5 * 32 + 6 * 2, 2 * 32 + 3 * 2)  # a leg's 5 frames per row, 2 walks
+
+
+def test_slerp_hits_its_end_points_and_keeps_the_norm() -> None:
+    a, b = torch.randn(3, 64), torch.randn(3, 64)
+    assert torch.allclose(slerp(a, b, 0.0), a, atol=1e-5) and torch.allclose(slerp(a, b, 1.0), b, atol=1e-5)
+    unit_a, unit_b = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
+    assert torch.allclose(slerp(unit_a, unit_b, 0.5).norm(dim=1), torch.ones(3), atol=1e-5)
+    assert torch.allclose(slerp(a, a, 0.3), a, atol=1e-5)  # identical codes: no division by zero
+
+
+def test_a_run_without_checkpoints_cannot_be_loaded(make_config: Callable[..., TrainConfig], tmp_path: Path) -> None:
+    run = ganforge.train(make_config()).run_dir
+    for checkpoint in (run / "checkpoints").iterdir():
+        for file in checkpoint.iterdir():
+            file.unlink()
+        checkpoint.rmdir()
+    with pytest.raises(GanforgeError, match="has no checkpoint yet"):
+        ganforge.load(run)
