@@ -19,7 +19,7 @@ from ganforge.training.rundir import CONFIG_FILE, prepare_run_dir
 if TYPE_CHECKING:
     from ganforge.pipeline import GANPipeline
 
-__all__ = ["train", "Trainer", "load_training_data"]
+__all__ = ["train", "Trainer", "load_training_data", "run_record"]
 
 
 def load_training_data(config: TrainConfig) -> ImageData:
@@ -34,7 +34,7 @@ def load_training_data(config: TrainConfig) -> ImageData:
     )
 
 
-def _run_config(config: TrainConfig, model_config: dict[str, Any], data: ImageData) -> dict[str, Any]:
+def run_record(config: TrainConfig, model_config: dict[str, Any], data: ImageData) -> dict[str, Any]:
     """What config.json holds: enough to rebuild the model and to resume."""
     return {
         "ganforge_version": ganforge.__version__,
@@ -69,7 +69,7 @@ def train(config: TrainConfig | dict[str, Any], *, given: set[str] | None = None
     config = config.with_model_defaults(model.training_defaults)
     trainer = Trainer(config, run_dir, data, model, device)
     start = trainer.resume() if resuming else 0
-    write_json(run_dir / CONFIG_FILE, _run_config(config, model.config, data))
+    write_json(run_dir / CONFIG_FILE, run_record(config, model.config, data))
 
     for note in data.notes:
         print(f"note: {note}")

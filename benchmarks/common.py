@@ -1,0 +1,69 @@
+"""Helpers shared by the benchmarks: building a Trainer, timing, recording results."""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganforge.config import TrainConfig
+from ganforge.device import resolve_device
+from ganforge.models import create_model
+from ganforge.training import load_training_data
+from ganforge.training.loop import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def build_trainer(config: TrainConfig, run_dir: Path) -> Trainer:
+    """A Trainer exactly as `ganforge train` builds it (same seed handling)."""
+    data = load_training_data(config)
+    torch.manual_seed(config.seed)
+    model = create_model(config.model, image_shape=data.image_shape, z_dim=config.z_dim, **config.model_options)
+    config = config.with_model_defaults(model.training_defaults)
+    return Trainer(config, run_dir, data, model, resolve_device(config.device))
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_steps(trainer: Trainer, steps: int) -> float:
+    """Seconds for `steps` training steps (device work included)."""
+    sync(trainer.device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step()
+        trainer.step += 1
+    sync(trainer.device)
+    return time.perf_counter() - start
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def write_result(name: str, result: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({**result, "environment": environment()}, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return path
