@@ -1,6 +1,6 @@
 """Train for a fixed wall-clock budget and keep the result as a normal run folder.
 
-    python benchmarks/time_budget.py --seconds 300 --data mnist --model dcgan --threads 2
+    python -m benchmarks.time_budget --seconds 300 --data mnist --model dcgan --threads 2
 
 Writes runs/<name>/ (checkpoint, config, metrics) like `ganforge train`, a
 sample grid from the fixed noise batch, and a JSON result.
@@ -52,6 +52,9 @@ def main() -> None:
     if args.grid:
         args.grid.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(grid, args.grid)
+    command = f"python -m benchmarks.time_budget --seconds {int(args.seconds)} --data {args.data} --model {args.model} --threads {args.threads}"
+    if args.grid:
+        command += f" --grid {args.grid}"
     write_result(
         f"time_budget_{args.model}_{args.data}_{int(args.seconds)}s",
         {
@@ -63,7 +66,7 @@ def main() -> None:
             "steps_per_second": trainer.step / elapsed,
             "run_dir": str(run_dir.relative_to(ROOT)),
             "sample_grid": str((args.grid or grid)),
-            "command": f"python benchmarks/time_budget.py --seconds {int(args.seconds)} --data {args.data} --model {args.model} --threads {args.threads}",
+            "command": command,
         },
     )
 

@@ -1,6 +1,6 @@
 """Training speed: steps per second of a model on a data source.
 
-    python benchmarks/train_speed.py --data mnist --data-root ../shared/data/mnist \
+    python -m benchmarks.train_speed --data mnist --data-root ../shared/data/mnist \
         --model dcgan --batch-size 64 --threads 2
 
 One step is one discriminator and one generator update (batch 64 each).
@@ -54,7 +54,7 @@ def main() -> None:
             "ms_per_step": 1000 * median / args.steps,
             "repeats_seconds": seconds,
             "peak_rss_mib": peak_rss_mib(),
-            "command": f"python benchmarks/train_speed.py --data {args.data} --model {args.model} --batch-size {args.batch_size} --threads {args.threads} --device {args.device}",
+            "command": f"python -m benchmarks.train_speed --data {args.data} --model {args.model} --batch-size {args.batch_size} --threads {args.threads} --device {args.device}",
         },
     )
 

@@ -16,7 +16,7 @@ from ganforge.models import create_model
 from ganforge.training import train
 from ganforge.training.checkpoint import latest_checkpoint
 from ganforge.training.loop import Trainer
-from tests.conftest import assert_same_state, state_of
+from tests.conftest import SHARED_DATA, assert_same_state, state_of
 
 MakeConfig = Callable[..., TrainConfig]
 
@@ -173,3 +173,17 @@ def test_minimax_loss_and_label_smoothing_train(make_config: MakeConfig) -> None
     assert all(r["loss_g"] < 0 for r in records)  # E[log(1 - D(G(z)))] is negative
     saved = json.loads((pipe.run_dir / "config.json").read_text())["train"]
     assert saved["loss"] == "minimax" and saved["label_smoothing"] == 0.1
+
+
+needs_shared = pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="../shared/data not present")
+
+
+@pytest.mark.shared_data
+@needs_shared
+@pytest.mark.parametrize(
+    ("data", "root", "shape"),
+    [("mnist", "mnist", (1, 28, 28)), ("cifar10", "cifar10/test", (3, 32, 32))],
+)
+def test_dcgan_trains_on_the_real_data(make_config: MakeConfig, data: str, root: str, shape: tuple[int, int, int]) -> None:
+    pipe = train(make_config(data=data, data_root=str(SHARED_DATA / root), steps=2, batch_size=8))
+    assert pipe.sample(3).shape == (3, *shape)

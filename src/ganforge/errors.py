@@ -18,3 +18,8 @@ def unknown_choice(kind: str, name: str, choices: Iterable[str]) -> GanforgeErro
     """Error for a name that is not among the valid choices, listing them."""
     valid = ", ".join(sorted(choices))
     return GanforgeError(f"unknown {kind} '{name}'; valid choices: {valid}")
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: download errors, for one, span several."""
+    return " ".join(f"{type(error).__name__}: {error}".split())

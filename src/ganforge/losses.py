@@ -55,12 +55,11 @@ class MinimaxLoss(GANLoss):
 
 
 @LOSSES.register("non-saturating", "non-saturating: G maximises E[log D(G(z))] (default)")
-class NonSaturatingLoss(GANLoss):
-    name = "non-saturating"
-    supports_label_smoothing = True
+class NonSaturatingLoss(MinimaxLoss):
+    """The same discriminator objective; G's gradient stays strong while D
+    still rejects its samples (Goodfellow et al. 2014, section 3)."""
 
-    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
-        return bce_discriminator_loss(real_logits, fake_logits, real_target)
+    name = "non-saturating"
 
     def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         return F.softplus(-fake_logits).mean()  # = -E[log D(G(z))]

@@ -25,7 +25,7 @@ from ganforge.data.base import ImageData
 from ganforge.data.folder import iter_image_files, read_image_folder, resolve_root
 from ganforge.data.registry import register_data_source
 from ganforge.data.transforms import check_image_options, conform
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, one_line
 
 CIFAR10_CLASSES = [
     "airplane", "automobile", "bird", "cat", "deer",
@@ -203,10 +203,6 @@ def _load_folders(root: Path, split: str, image_size: int | None, channels: int 
     )
 
 
-def _one_line(exc: BaseException) -> str:
-    # Download errors span lines (one per mirror tried); the CLI prints one line.
-    return " ".join(f"{type(exc).__name__}: {exc}".split())
-
 
 def _download(root: Path) -> None:
     """Fetch and extract the official archive into root/cifar-10-batches-py.
@@ -226,7 +222,7 @@ def _download(root: Path) -> None:
         )
     except Exception as exc:  # network errors come in many types (URLError, RuntimeError, ...)
         raise GanforgeError(
-            f"downloading CIFAR-10 failed ({_one_line(exc)}); place the python batches "
+            f"downloading CIFAR-10 failed ({one_line(exc)}); place the python batches "
             f"(data_batch_1..5, test_batch) or class folders in {root} or pass --data-root DIR"
         ) from None
 

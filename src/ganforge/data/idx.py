@@ -23,7 +23,7 @@ from ganforge.data.base import ImageData
 from ganforge.data.folder import resolve_root
 from ganforge.data.registry import register_data_source
 from ganforge.data.transforms import check_image_options, conform
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, one_line
 
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
@@ -150,10 +150,6 @@ def _read_split(split: Split) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def _one_line(exc: BaseException) -> str:
-    # Download errors span lines (one per mirror tried); the CLI prints one line.
-    return " ".join(f"{type(exc).__name__}: {exc}".split())
-
 
 def _download(spec: IdxSet, root: Path) -> None:
     """Fetch both splits with torchvision (files land in root/<raw_dir>)."""
@@ -165,7 +161,7 @@ def _download(spec: IdxSet, root: Path) -> None:
             dataset_class(str(root), train=train, download=True)
     except Exception as exc:  # network errors come in many types (URLError, RuntimeError, ...)
         raise GanforgeError(
-            f"downloading {spec.title} failed ({_one_line(exc)}); place the IDX files "
+            f"downloading {spec.title} failed ({one_line(exc)}); place the IDX files "
             f"(*{IMAGES_SUFFIX}[.gz], *{LABELS_SUFFIX}[.gz]) in {root} or pass --data-root DIR"
         ) from None
 

@@ -47,7 +47,8 @@ class MetricsLogger:
 
             # purge_step hides events a crashed run wrote after its last checkpoint.
             self.writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start_step)
-        self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True, disable=not progress)
+        # A slower refresh keeps logs captured from a pipe readable.
+        self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True, mininterval=0.5, disable=not progress)
         self.progress = progress
         self.pending: list[tuple[int, torch.Tensor]] = []
         self.window_start = time.perf_counter()
