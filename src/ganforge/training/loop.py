@@ -49,6 +49,7 @@ class Trainer:
         grid = torch.Generator().manual_seed(config.seed + GRID_SEED_OFFSET)
         self.grid_noise = torch.randn(config.grid_size, model.z_dim, generator=grid).to(device)
         self.step = 0
+        self._d_step_in_step = 0  # which of the step's k D updates is running
         self.stop_requested = False
 
     # -- one step -----------------------------------------------------------
