@@ -139,7 +139,6 @@ class Trainer:
             self.model,
             self.optimizers,
             self.rng_states(),
-            extra={"batches_per_step": self.config.d_steps},
             keep=self.config.keep_checkpoints,
         )
 
