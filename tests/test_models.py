@@ -91,6 +91,6 @@ def test_unconditional_model_refuses_labels() -> None:
 def test_model_options_change_the_network() -> None:
     small = create_model("dcgan", image_shape=(1, 28, 28), ngf=8, ndf=8)
     big = create_model("dcgan", image_shape=(1, 28, 28))
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    count = lambda m: sum(p.numel() for p in m.parameters())
     assert count(small) < count(big)
     assert small.config["options"] == {"ngf": 8, "ndf": 8}

@@ -94,3 +94,10 @@ def test_a_run_without_checkpoints_cannot_be_loaded(make_config: Callable[..., T
         checkpoint.rmdir()
     with pytest.raises(GanforgeError, match="has no checkpoint yet"):
         ganforge.load(run)
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"train": {}}', "[1, 2]"])
+def test_a_corrupt_run_config_is_named(run_dir: Path, content: str) -> None:
+    (run_dir / "config.json").write_text(content)
+    with pytest.raises(GanforgeError, match=r"run config .*config.json is corrupt"):
+        ganforge.load(run_dir)

@@ -214,10 +214,10 @@ def _unrecognized(parser: Parser, argv: Sequence[str], extras: list[str]) -> NoR
     """One line naming the unknown option, a close match, and the valid options."""
     command = next((a for a in argv if not a.startswith("-")), None)
     target: argparse.ArgumentParser = parser
-    for action in parser._subparsers._group_actions if parser._subparsers else []:  # noqa: SLF001
-        if isinstance(action, argparse._SubParsersAction) and command in action.choices:  # noqa: SLF001
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
             target = action.choices[command]
-    options = sorted({o for a in target._actions for o in a.option_strings if o.startswith("--")})  # noqa: SLF001
+    options = sorted({o for a in target._actions for o in a.option_strings if o.startswith("--")})
     unknown = extras[0].split("=")[0]
     close = difflib.get_close_matches(unknown, options, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""

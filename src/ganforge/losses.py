@@ -18,7 +18,6 @@ from ganforge.registry import Registry
 class GANLoss:
     """A pair of objectives: D minimises `d_loss`, G minimises `g_loss`."""
 
-    name = ""
     #: Whether one-sided label smoothing (a real target below 1) is meaningful.
     supports_label_smoothing = False
 
@@ -44,7 +43,6 @@ LOSSES: Registry[Callable[[], GANLoss]] = Registry("loss")
 
 @LOSSES.register("minimax", "original saturating minimax: G minimises E[log(1 - D(G(z)))]")
 class MinimaxLoss(GANLoss):
-    name = "minimax"
     supports_label_smoothing = True
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
@@ -58,8 +56,6 @@ class MinimaxLoss(GANLoss):
 class NonSaturatingLoss(MinimaxLoss):
     """The same discriminator objective; G's gradient stays strong while D
     still rejects its samples (Goodfellow et al. 2014, section 3)."""
-
-    name = "non-saturating"
 
     def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         return F.softplus(-fake_logits).mean()  # = -E[log D(G(z))]

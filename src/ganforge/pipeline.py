@@ -12,7 +12,7 @@ from ganforge.device import resolve_device
 from ganforge.errors import GanforgeError
 from ganforge.models import GAN, from_config
 from ganforge.report.images import image_grid, save_gif, save_grid, write_samples
-from ganforge.training.checkpoint import checkpoint_dir, latest_checkpoint, list_checkpoints, load_weights
+from ganforge.training.checkpoint import checkpoint_dir, checkpoint_step, latest_checkpoint, list_checkpoints, load_weights
 from ganforge.training.rundir import checkpoints_root, find_run, read_run_config
 
 SAMPLE_BATCH = 256  # bounds memory when sampling large counts
@@ -64,8 +64,7 @@ class GANPipeline:
                 raise GanforgeError(f"run {run_dir} has no checkpoint at step {checkpoint} (steps saved: {steps})")
         model = from_config(saved["model"])
         load_weights(path, model)
-        step = int(path.name.split("-")[1])
-        return cls(model.to(resolve_device(device)), run_dir=run_dir, step=step, class_names=saved["data"].get("class_names"))
+        return cls(model.to(resolve_device(device)), run_dir=run_dir, step=checkpoint_step(path), class_names=saved["data"].get("class_names"))
 
     @property
     def device(self) -> torch.device:

@@ -50,11 +50,19 @@ def checkpoint_dir(root: Path, step: int) -> Path:
     return root / f"step-{step:08d}"
 
 
+def checkpoint_step(path: Path) -> int:
+    """The step of checkpoint directory `path` (named step-NNNNNNNN)."""
+    match = _STEP_DIR.fullmatch(path.name)
+    if match is None:
+        raise GanforgeError(f"{path} is not a checkpoint directory (expected a name like step-00000500)")
+    return int(match.group(1))
+
+
 def list_checkpoints(root: Path) -> list[tuple[int, Path]]:
     """Complete checkpoints under `root`, oldest first."""
     if not root.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP_DIR.fullmatch(p.name)) and p.is_dir()]
+    found = [(checkpoint_step(p), p) for p in root.iterdir() if _STEP_DIR.fullmatch(p.name) and p.is_dir()]
     return sorted(found)
 
 

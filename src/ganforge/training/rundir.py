@@ -27,9 +27,11 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
         raise GanforgeError(f"{run_dir} is not a ganforge run folder (no {CONFIG_FILE})")
     try:
         saved = json.loads(path.read_text())
-        saved["train"], saved["model"]  # noqa: B018  (presence check)
-    except (ValueError, KeyError, TypeError) as error:
+    except ValueError as error:
         raise GanforgeError(f"run config {path} is corrupt ({error})") from None
+    missing = {"train", "model", "data"} - set(saved if isinstance(saved, dict) else {})
+    if missing:
+        raise GanforgeError(f"run config {path} is corrupt (missing: {', '.join(sorted(missing))})")
     return saved
 
 
