@@ -16,6 +16,7 @@ COMMANDS = [
     ["benchmarks.train_speed", "--data", "mnist", "--model", "vanilla", "--batch-size", "64", "--threads", "2"],
     ["benchmarks.train_speed", "--data", "digits", "--model", "dcgan", "--batch-size", "64", "--threads", "2"],
     ["benchmarks.time_budget", "--seconds", "300", "--data", "mnist", "--model", "dcgan", "--threads", "2", "--grid", "docs/images/dcgan-mnist-5min.png"],
+    ["benchmarks.eval_metrics", "--threads", "2", "--run", "runs/budget-dcgan-mnist-300s", "--fid-2048"],
 ]
 
 

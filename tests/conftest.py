@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
@@ -11,6 +12,18 @@ import torch
 from ganforge.config import TrainConfig
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One cache folder per test session: classifiers trained once, no user files touched,
+    and no Inception weights from the user's torch hub cache."""
+    root = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANFORGE_CACHE", str(root / "ganforge"))
+        mp.setenv("TORCH_HOME", str(root / "torch"))
+        mp.delenv("GANFORGE_INCEPTION_WEIGHTS", raising=False)
+        yield root
 
 
 @pytest.fixture

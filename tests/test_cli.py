@@ -15,7 +15,7 @@ import pytest
 
 from ganforge.cli import main
 
-SUBCOMMANDS = ["train", "sample", "interpolate", "models", "data"]
+SUBCOMMANDS = ["train", "sample", "interpolate", "eval", "train-classifier", "models", "data", "metrics"]
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -3,6 +3,7 @@
     import ganforge
     pipe = ganforge.train(ganforge.TrainConfig(data="digits", steps=2000, run="demo"))
     images = ganforge.load("runs/demo").sample(16, seed=0)   # 16 x C x H x W in [-1, 1]
+    scores = ganforge.evaluate_run("runs/demo", "fid,kid,modes", n=5000).metrics
 
 Names are imported on first use (PEP 562), so `ganforge --help` does not pay
 for importing torch and torchvision.
@@ -28,6 +29,11 @@ _EXPORTS = {
     "GANPipeline": "ganforge.pipeline",
     "load": "ganforge.pipeline",
     "train": "ganforge.training",
+    "Evaluator": "ganforge.metrics",
+    "evaluate_paths": "ganforge.metrics",
+    "evaluate_run": "ganforge.metrics",
+    "list_metrics": "ganforge.metrics",
+    "register_metric": "ganforge.metrics",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -45,6 +51,7 @@ if TYPE_CHECKING:
     from ganforge.config import TrainConfig
     from ganforge.data import ImageData, list_data_sources, load_data
     from ganforge.errors import GanforgeError
+    from ganforge.metrics import Evaluator, evaluate_paths, evaluate_run, list_metrics, register_metric
     from ganforge.models import GAN, create_model, list_models, register_model
     from ganforge.pipeline import GANPipeline, load
     from ganforge.training import train

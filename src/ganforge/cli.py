@@ -1,4 +1,4 @@
-"""The `ganforge` command: train, sample, interpolate, models, data.
+"""The `ganforge` command: train, sample, interpolate, eval, train-classifier, models, data, metrics.
 
 Errors the user can fix print one line (`ganforge: error: ...`) and exit with
 status 2; no traceback.
@@ -10,6 +10,7 @@ import argparse
 import difflib
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -83,6 +84,29 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     run.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=S, help="do not write TensorBoard events")
     run.add_argument("--no-progress", dest="progress", action="store_false", default=S, help="log lines instead of a progress bar")
 
+    ev = p.add_argument_group("evaluation during training")
+    ev.add_argument("--eval-every", dest="eval_every", type=int, metavar="N", default=S, help="compute metrics every N steps and keep the best-FID checkpoint in RUN/best (default: 0, off)")
+    ev.add_argument("--eval-metrics", dest="eval_metrics", type=_metric_list, metavar="LIST", default=S, help="metrics besides fid, e.g. kid,is,pr,coverage,modes (default: fid)")
+    ev.add_argument("--eval-n", dest="eval_n", type=int, metavar="N", default=S, help="generated samples per evaluation (default: 5000)")
+    _add_extractor_options(ev, suppress=True)
+
+
+def _metric_list(text: str) -> list[str]:
+    from ganforge.metrics.registry import parse_metric_names
+
+    try:
+        return parse_metric_names(text)
+    except GanforgeError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_extractor_options(group: Any, suppress: bool = False) -> None:
+    from ganforge.metrics.evaluate import EXTRACTORS
+
+    default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
+    group.add_argument("--extractor", choices=EXTRACTORS, default=default("auto"), help="feature network: auto picks the classifier for small labelled data (28x28 and below) or without Inception weights, else inception")
+    group.add_argument("--inception-weights", dest="inception_weights", metavar="FILE", default=default(None), help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth (else $GANFORGE_INCEPTION_WEIGHTS, the torch hub cache, or a download)")
+
 
 def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The settings the user gave: --config file first, then the options."""
@@ -122,10 +146,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 # -- sample / interpolate ----------------------------------------------------
 
 
-def _add_run_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", help="run name (under --runs-dir) or run folder path")
+def _checkpoint(text: str) -> int | str:
+    if text == "best":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a step number or 'best', got '{text}'") from None
+
+
+def _add_run_argument(p: argparse.ArgumentParser, optional: bool = False) -> None:
+    p.add_argument("run", nargs="?" if optional else None, help="run name (under --runs-dir) or run folder path")
     p.add_argument("--runs-dir", default="runs", help="parent folder of named runs")
-    p.add_argument("--checkpoint", type=int, metavar="STEP", default=None, help="use the checkpoint of this step (default: newest)")
+    p.add_argument("--checkpoint", type=_checkpoint, metavar="STEP", default=None, help="a step number, or 'best' (the best FID under --eval-every); default: the newest")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same images")
 
@@ -148,6 +181,63 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- evaluation --------------------------------------------------------------
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ganforge.metrics import evaluate_paths, evaluate_run
+
+    if args.run is not None and (args.real or args.fake):
+        raise GanforgeError("give either a RUN or --real and --fake, not both")
+    if args.run is None:
+        if not (args.real and args.fake):
+            raise GanforgeError("give a RUN to evaluate, or both --real PATH and --fake PATH")
+        result = evaluate_paths(
+            args.real,
+            args.fake,
+            args.metrics,
+            extractor=args.extractor,
+            inception_weights=args.inception_weights,
+            classifier_data=args.classifier_data,
+            data_root=args.data_root,
+            device=args.device,
+        )
+    else:
+        result = evaluate_run(
+            args.run,
+            args.metrics,
+            args.n,
+            extractor=args.extractor,
+            inception_weights=args.inception_weights,
+            checkpoint=args.checkpoint,
+            seed=args.seed,
+            device=args.device,
+            runs_dir=args.runs_dir,
+        )
+    print(result.table())
+    if args.json:
+        print(json.dumps(result.record()))
+    return 0
+
+
+def cmd_train_classifier(args: argparse.Namespace) -> int:
+    from ganforge.data import load_data
+    from ganforge.device import resolve_device
+    from ganforge.metrics.classifier import ClassifierSettings, classifier_dir, classifier_for, load_classifier_from
+
+    data = load_data(args.data, root=args.data_root, split=args.split)
+    path = classifier_dir(data)
+    if path.is_dir() and not args.force:
+        _, record = load_classifier_from(path)
+        print(f"classifier for {data.name} already trained ({100 * record['val_accuracy']:.2f}% held-out accuracy): {path}; --force retrains it")
+        return 0
+    settings = ClassifierSettings(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    extractor = classifier_for(data, resolve_device(args.device), settings=settings, force=True)
+    record = extractor.record
+    print(f"classifier for {data.describe()}: {100 * record['val_accuracy']:.2f}% accuracy on {record['val_images']} held-out images; saved to {path}")
+    return 0
+
+
 # -- listings ----------------------------------------------------------------
 
 
@@ -161,6 +251,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     from ganforge.models import list_models
 
     _print_table(list_models())
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from ganforge.metrics import list_metrics
+
+    _print_table(list_metrics())
     return 0
 
 
@@ -197,10 +294,48 @@ def build_parser() -> Parser:
     p.add_argument("--frames", type=int, default=16, help="frames between two keyframes")
     p.set_defaults(handler=cmd_interpolate)
 
+    p = sub.add_parser(
+        "eval",
+        help="score a run's samples (FID, KID, IS, PR, ...)",
+        description="Score a run's generator against its training data, or --fake images against --real ones. "
+        "Results print as a table; for a run they are also appended to RUN/metrics.jsonl.",
+        formatter_class=_formatter,
+    )
+    _add_run_argument(p, optional=True)
+    p.add_argument("--metrics", type=_metric_list, default="fid,kid,is,pr", help="comma-separated metric names (see `ganforge metrics`)")
+    p.add_argument("--n", type=int, default=10_000, help="samples to generate from the run")
+    p.add_argument("--real", metavar="PATH", help="real images: a folder, an .npz, or a data source name")
+    p.add_argument("--fake", metavar="PATH", help="generated images: a folder or an .npz (as `ganforge sample` writes)")
+    p.add_argument("--classifier-data", dest="classifier_data", metavar="NAME", help="with --real/--fake: the labelled data source the classifier extractor is trained on")
+    p.add_argument("--data-root", dest="data_root", metavar="DIR", help="folder of the data source named by --real or --classifier-data")
+    _add_extractor_options(p)
+    p.add_argument("--json", action="store_true", help="also print the result as one JSON line")
+    p.set_defaults(handler=cmd_eval)
+
+    p = sub.add_parser(
+        "train-classifier",
+        help="train the classifier feature network for a data set",
+        description="Train the small CNN whose features and class scores the classifier extractor uses; cached per data set.",
+        formatter_class=_formatter,
+    )
+    from ganforge.data import DATA_SOURCES
+
+    p.add_argument("--data", choices=DATA_SOURCES.names(), required=True, help="labelled data source")
+    p.add_argument("--data-root", dest="data_root", metavar="DIR", help="folder holding the data files")
+    p.add_argument("--split", metavar="NAME", help="which split(s) to read (default: all present)")
+    p.add_argument("--epochs", type=int, default=6, help="passes over the data (small sets get more, for at least 600 updates)")
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=128, help="batch size")
+    p.add_argument("--seed", type=int, default=0, help="fixes the held-out split, the data order and the initialisation")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--force", action="store_true", help="retrain even if a classifier for this data is cached")
+    p.set_defaults(handler=cmd_train_classifier)
+
     p = sub.add_parser("models", help="list the registered models", description="List the registered models.")
     p.set_defaults(handler=cmd_models)
     p = sub.add_parser("data", help="list the data sources", description="List the data sources.")
     p.set_defaults(handler=cmd_data)
+    p = sub.add_parser("metrics", help="list the evaluation metrics", description="List the evaluation metrics.")
+    p.set_defaults(handler=cmd_metrics)
     return parser
 
 
@@ -224,8 +359,13 @@ def _unrecognized(parser: Parser, argv: Sequence[str], extras: list[str]) -> NoR
     target.error(f"unrecognized option {unknown}{hint}; valid options: {', '.join(options)}")
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> str:
+    return f"ganforge: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
     parser = build_parser()
     args, extras = parser.parse_known_args(argv)
     if extras:

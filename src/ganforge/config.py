@@ -26,6 +26,12 @@ RESUMABLE_FIELDS = frozenset(
         "run",
         "data_root",
         "download",
+        # Evaluation reads the model but never changes it (nor any RNG stream).
+        "eval_every",
+        "eval_metrics",
+        "eval_n",
+        "extractor",
+        "inception_weights",
     }
 )
 
@@ -80,6 +86,13 @@ class TrainConfig:
     grid_size: int = 64
     tensorboard: bool = True
     progress: bool = True
+    # Evaluation during training (0: off). FID is always among the metrics:
+    # it picks the `best` checkpoint.
+    eval_every: int = 0
+    eval_metrics: list[str] = field(default_factory=lambda: ["fid"])
+    eval_n: int = 5000
+    extractor: str = "auto"
+    inception_weights: str | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -101,6 +114,12 @@ class TrainConfig:
                 raise GanforgeError(f"--{name} must be in [0, 1), got {value}")
         if self.run is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.run):
             raise GanforgeError(f"--run name '{self.run}' may use only letters, digits, '.', '_' and '-'")
+        if self.eval_every < 0:
+            raise GanforgeError(f"--eval-every must be 0 (off) or positive, got {self.eval_every}")
+        if self.eval_n < 2:
+            raise GanforgeError(f"--eval-n must be at least 2, got {self.eval_n}")
+        if isinstance(self.eval_metrics, str):
+            self.eval_metrics = [m for m in self.eval_metrics.split(",") if m]
         if self.channels is not None and self.channels not in (1, 3):
             raise GanforgeError(f"--channels must be 1 or 3, got {self.channels}")
 

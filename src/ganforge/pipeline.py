@@ -13,7 +13,7 @@ from ganforge.errors import GanforgeError
 from ganforge.models import GAN, from_config
 from ganforge.report.images import image_grid, save_gif, save_grid, write_samples
 from ganforge.training.checkpoint import checkpoint_dir, checkpoint_step, latest_checkpoint, list_checkpoints, load_weights
-from ganforge.training.rundir import checkpoints_root, find_run, read_run_config
+from ganforge.training.rundir import best_root, checkpoints_root, find_run, read_run_config
 
 SAMPLE_BATCH = 256  # bounds memory when sampling large counts
 
@@ -47,18 +47,24 @@ class GANPipeline:
 
     @classmethod
     def from_run(
-        cls, run: str | Path, *, checkpoint: int | None = None, device: str = "auto", runs_dir: str | Path = "runs"
+        cls, run: str | Path, *, checkpoint: int | str | None = None, device: str = "auto", runs_dir: str | Path = "runs"
     ) -> GANPipeline:
-        """Load run folder (or run name) `run` at its newest checkpoint, or at step `checkpoint`."""
+        """Load run folder (or run name) `run` at its newest checkpoint, at step
+        `checkpoint`, or (checkpoint="best") at its best FID under --eval-every."""
         run_dir = find_run(run, runs_dir)
         saved = read_run_config(run_dir)
         root = checkpoints_root(run_dir)
-        if checkpoint is None:
+        if checkpoint == "best":
+            found = latest_checkpoint(best_root(run_dir))
+            if found is None:
+                raise GanforgeError(f"run {run_dir} has no best checkpoint; train it with --eval-every N to keep one")
+            path = found
+        elif checkpoint is None:
             path = latest_checkpoint(root)
             if path is None:
                 raise GanforgeError(f"run {run_dir} has no checkpoint yet; train it first")
         else:
-            path = checkpoint_dir(root, checkpoint)
+            path = checkpoint_dir(root, int(checkpoint))
             if not path.is_dir():
                 steps = ", ".join(str(s) for s, _ in list_checkpoints(root)) or "none"
                 raise GanforgeError(f"run {run_dir} has no checkpoint at step {checkpoint} (steps saved: {steps})")
@@ -118,6 +124,6 @@ class GANPipeline:
         return save_gif(out, pictures)
 
 
-def load(run: str | Path, *, checkpoint: int | None = None, device: str = "auto", runs_dir: str | Path = "runs") -> GANPipeline:
+def load(run: str | Path, *, checkpoint: int | str | None = None, device: str = "auto", runs_dir: str | Path = "runs") -> GANPipeline:
     """Load a trained run: `ganforge.load("runs/demo").sample(16, seed=0)`."""
     return GANPipeline.from_run(run, checkpoint=checkpoint, device=device, runs_dir=runs_dir)

@@ -17,9 +17,10 @@ from ganforge.training.loop import Trainer
 from ganforge.training.rundir import CONFIG_FILE, prepare_run_dir
 
 if TYPE_CHECKING:
+    from ganforge.metrics import Evaluator
     from ganforge.pipeline import GANPipeline
 
-__all__ = ["train", "Trainer", "load_training_data", "run_record"]
+__all__ = ["train", "Trainer", "build_evaluator", "load_training_data", "run_record"]
 
 
 def load_training_data(config: TrainConfig) -> ImageData:
@@ -32,6 +33,16 @@ def load_training_data(config: TrainConfig) -> ImageData:
         channels=config.channels,
         labels=config.class_labels,
     )
+
+
+def build_evaluator(config: TrainConfig, data: ImageData, device: torch.device) -> Evaluator | None:
+    """The evaluator of --eval-every (None when off); FID always comes first."""
+    if not config.eval_every:
+        return None
+    from ganforge.metrics import Evaluator
+
+    metrics = ["fid", *config.eval_metrics]
+    return Evaluator.create(metrics, data, device, config.extractor, config.inception_weights)
 
 
 def run_record(config: TrainConfig, model_config: dict[str, Any], data: ImageData) -> dict[str, Any]:
@@ -64,10 +75,12 @@ def train(config: TrainConfig | dict[str, Any], *, given: set[str] | None = None
     run_dir, config, resuming = prepare_run_dir(config, given)
     data = load_training_data(config)
     device = resolve_device(config.device)
+    # Built before seeding: a classifier trained here must not shift the run's RNG.
+    evaluator = build_evaluator(config, data, device)
     torch.manual_seed(config.seed)  # fixes the weight initialisation
     model = create_model(config.model, image_shape=data.image_shape, z_dim=config.z_dim, **config.model_options)
     config = config.with_model_defaults(model.training_defaults)
-    trainer = Trainer(config, run_dir, data, model, device)
+    trainer = Trainer(config, run_dir, data, model, device, evaluator=evaluator)
     start = trainer.resume() if resuming else 0
     write_json(run_dir / CONFIG_FILE, run_record(config, model.config, data))
 

@@ -146,7 +146,7 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise GanforgeError(f"checkpoint file {path} is corrupt or truncated ({error})") from None
 
 
-def _read_state(path: Path) -> dict[str, Any]:
+def read_state(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise GanforgeError(f"checkpoint file {path} is missing")
     try:
@@ -176,7 +176,7 @@ def load_weights(path: Path, model: nn.Module) -> None:
 
 def load_checkpoint(path: Path, model: nn.Module, optimizers: dict[str, Optimizer]) -> Checkpoint:
     """Restore weights and optimizers from checkpoint directory `path`."""
-    state = _read_state(path / STATE_FILE)
+    state = read_state(path / STATE_FILE)
     training = _read_tensors(path / TRAINING_FILE)
     load_weights(path, model)
     for name, optimizer in optimizers.items():

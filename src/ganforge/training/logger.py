@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from tqdm import tqdm
 
 from ganforge.io import atomic_path
+
+if TYPE_CHECKING:
+    from ganforge.metrics import EvalResult
 
 TRAIN_KEYS = ("loss_d", "loss_g", "d_real", "d_fake")
 METRICS_FILE = "metrics.jsonl"
@@ -88,6 +91,17 @@ class MetricsLogger:
     def event(self, record: dict[str, Any]) -> None:
         """A non-training record (resume, sample grid, ...), written at once."""
         self.file.write(json.dumps(record) + "\n")
+
+    def evaluation(self, step: int, result: EvalResult) -> None:
+        """An --eval-every result: JSON line, TensorBoard scalars, one printed line."""
+        self.flush()
+        record = {**result.record(), "step": step}
+        self.file.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for key, value in result.metrics.items():
+                self.writer.add_scalar(f"eval/{key}", value, step)
+        values = " | ".join(f"{k} {v:.4g}" for k, v in result.metrics.items())
+        tqdm.write(f"step {step} | eval: {values} | {result.extractor}, {result.n_fake} samples, {result.seconds:.1f} s")
 
     def close(self) -> None:
         self.flush()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -20,19 +20,33 @@ from ganforge.losses import create_loss
 from ganforge.models.base import GAN
 from ganforge.report.images import save_grid
 from ganforge.training.batches import BatchOrder
-from ganforge.training.checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
+from ganforge.training.checkpoint import STATE_FILE, Checkpoint, latest_checkpoint, load_checkpoint, read_state, save_checkpoint
 from ganforge.training.logger import MetricsLogger
-from ganforge.training.rundir import checkpoints_root
+from ganforge.training.rundir import best_root, checkpoints_root
+
+if TYPE_CHECKING:
+    from ganforge.metrics import Evaluator
 
 # Offsets that give the training noise and the fixed sample-grid noise their
 # own streams, both fixed by --seed.
 NOISE_SEED_OFFSET = 1
 GRID_SEED_OFFSET = 2
+EVAL_SEED_OFFSET = 3  # the fixed noise of --eval-every samples
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, run_dir: Path, data: ImageData, model: GAN, device: torch.device) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: Path,
+        data: ImageData,
+        model: GAN,
+        device: torch.device,
+        evaluator: Evaluator | None = None,
+    ) -> None:
         self.config = config
+        self.evaluator = evaluator
+        self.best_fid = float("inf")
         self.run_dir = run_dir
         self.device = device
         self.data = data.to(device)
@@ -110,12 +124,27 @@ class Trainer:
                 if self.step % cfg.sample_every == 0 or done:
                     path = self.save_sample_grid()
                     log.event({"kind": "samples", "step": self.step, "path": str(path.relative_to(self.run_dir))})
+                if self.evaluator is not None and (self.step % cfg.eval_every == 0 or done):
+                    self.evaluate(log)
                 if self.step % cfg.checkpoint_every == 0 or done:
                     log.flush()  # metrics up to a checkpoint are always on disk
                     self.save_checkpoint()
         log.close()
         if self.stop_requested:
             print(f"interrupted: checkpoint saved at step {self.step}; run the same command to resume")
+
+    # -- evaluation -----------------------------------------------------------
+
+    def evaluate(self, log: MetricsLogger) -> dict[str, float]:
+        """Score eval_n samples from fixed noise; keep the weights with the best FID."""
+        assert self.evaluator is not None
+        result = self.evaluator.evaluate_model(self.model, self.config.eval_n, seed=self.config.seed + EVAL_SEED_OFFSET)
+        log.evaluation(self.step, result)
+        fid = result.metrics["fid"]
+        if fid < self.best_fid:
+            self.best_fid = fid
+            save_checkpoint(best_root(self.run_dir), self.step, self.model, {}, {}, extra={"fid": fid, "extractor": result.extractor}, keep=1)
+        return result.metrics
 
     # -- saving and restoring -----------------------------------------------
 
@@ -149,11 +178,18 @@ class Trainer:
             return 0
         restored: Checkpoint = load_checkpoint(path, self.model, self.optimizers)
         self.step = restored.step
+        self.best_fid = self._saved_best_fid()
         torch.set_rng_state(restored.rng_states["torch_cpu"])
         self.noise.set_state(restored.rng_states["noise"])
         if self.device.type == "cuda" and "torch_cuda" in restored.rng_states:
             torch.cuda.set_rng_state(restored.rng_states["torch_cuda"], self.device)
         return self.step
+
+    def _saved_best_fid(self) -> float:
+        best = latest_checkpoint(best_root(self.run_dir))
+        if best is None:
+            return float("inf")
+        return float(read_state(best / STATE_FILE)["extra"].get("fid", float("inf")))
 
 
 class _stop_on_interrupt:

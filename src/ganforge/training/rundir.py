@@ -16,6 +16,11 @@ from ganforge.errors import GanforgeError
 CONFIG_FILE = "config.json"
 
 
+def best_root(run_dir: Path) -> Path:
+    """Where the checkpoint with the best FID so far lives (see --eval-every)."""
+    return run_dir / "best"
+
+
 def checkpoints_root(run_dir: Path) -> Path:
     return run_dir / "checkpoints"
 

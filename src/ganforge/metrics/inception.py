@@ -1,0 +1,176 @@
+"""The FID Inception network, exactly as pytorch-fid defines it.
+
+FID and IS are only comparable across papers when computed with the
+TensorFlow Inception graph of 2015-12-05 that the original FID code used.
+pytorch-fid ports that graph to PyTorch (its `FIDInception*` blocks patch
+torchvision's Inception-v3) and publishes the weights; ganforge builds the
+same network from pytorch-fid's blocks, loads the weights with
+`torch.load(weights_only=True)` (never a full unpickle), and preprocesses
+images the way pytorch-fid does: [0, 1] -> bilinear resize to 299 x 299
+(align_corners=False) -> [-1, 1].
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganforge.errors import GanforgeError, one_line
+
+INCEPTION_SIZE = 299
+POOL_DIM = 2048
+NUM_LOGITS = 1008  # the TF graph's 1,000 ImageNet classes plus 8 unused
+WEIGHTS_ENV = "GANFORGE_INCEPTION_WEIGHTS"
+
+
+def weights_url() -> str:
+    from pytorch_fid.inception import FID_WEIGHTS_URL
+
+    return FID_WEIGHTS_URL
+
+
+def weights_cache_path() -> Path:
+    """Where a downloaded copy lives: torch's hub cache, shared with pytorch-fid."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / weights_url().rsplit("/", 1)[-1]
+
+
+def build_fid_inception() -> nn.Module:
+    """Inception-v3 with pytorch-fid's FID blocks, randomly initialised."""
+    import torchvision
+    from pytorch_fid import inception as fid
+
+    net = torchvision.models.inception_v3(num_classes=NUM_LOGITS, aux_logits=False, weights=None, init_weights=False)
+    net.Mixed_5b = fid.FIDInceptionA(192, pool_features=32)
+    net.Mixed_5c = fid.FIDInceptionA(256, pool_features=64)
+    net.Mixed_5d = fid.FIDInceptionA(288, pool_features=64)
+    net.Mixed_6b = fid.FIDInceptionC(768, channels_7x7=128)
+    net.Mixed_6c = fid.FIDInceptionC(768, channels_7x7=160)
+    net.Mixed_6d = fid.FIDInceptionC(768, channels_7x7=160)
+    net.Mixed_6e = fid.FIDInceptionC(768, channels_7x7=192)
+    net.Mixed_7b = fid.FIDInceptionE_1(1280)
+    net.Mixed_7c = fid.FIDInceptionE_2(2048)
+    return net
+
+
+def resolve_weights(path: str | os.PathLike[str] | None) -> Path:
+    """The weights file: `path`, else $GANFORGE_INCEPTION_WEIGHTS, else the
+    cached download, else download it (needs internet)."""
+    if path is None:
+        path = os.environ.get(WEIGHTS_ENV) or None
+    if path is not None:
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise GanforgeError(f"--inception-weights {file}: no such file")
+        return file
+    cached = weights_cache_path()
+    if cached.is_file():
+        return cached
+    return _download(cached)
+
+
+def _download(target: Path) -> Path:
+    url = weights_url()
+    # The file name carries the first digits of the file's SHA-256, which
+    # torch's downloader checks before moving the file into place.
+    hash_prefix = target.stem.rsplit("-", 1)[-1]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(url, str(target), hash_prefix=hash_prefix, progress=True)
+    except Exception as error:  # no network, proxy, checksum mismatch: all end here
+        raise GanforgeError(
+            f"cannot get the FID Inception weights from {url} ({one_line(error)}); "
+            f"download that file elsewhere and pass it with --inception-weights FILE "
+            f"(or set {WEIGHTS_ENV}), or use --extractor classifier"
+        ) from None
+    return target
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, for cache keys of statistics computed with it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise GanforgeError(f"--inception-weights {path} is not a readable PyTorch weights file ({one_line(error)})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise GanforgeError(f"--inception-weights {path} does not hold a state dict of tensors")
+    return state
+
+
+class FIDInception(nn.Module):
+    """Images in [0, 1] (N x C x H x W, any size, 1 or 3 channels) ->
+    (2048-d pool features, 1008 logits without the bias).
+
+    The logits omit the classifier's bias on purpose: the original Inception
+    Score code computed softmax(pool3 @ W), and torch-fidelity follows it.
+    """
+
+    def __init__(self, net: nn.Module | None = None) -> None:
+        super().__init__()
+        self.net = net if net is not None else build_fid_inception()
+        self.net.eval()
+
+    @classmethod
+    def from_file(cls, file: Path) -> FIDInception:
+        model = cls()
+        try:
+            model.net.load_state_dict(load_state_dict(file))
+        except RuntimeError as error:
+            first = str(error).strip().splitlines()[0]
+            raise GanforgeError(f"--inception-weights {file} does not fit the FID Inception network ({first})") from None
+        return model
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)
+        x = F.interpolate(images, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear", align_corners=False)
+        return 2.0 * x - 1.0
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = self.net
+        x = self.preprocess(images)
+        for block in (n.Conv2d_1a_3x3, n.Conv2d_2a_3x3, n.Conv2d_2b_3x3, n.maxpool1, n.Conv2d_3b_1x1, n.Conv2d_4a_3x3, n.maxpool2):
+            x = block(x)
+        for block in (n.Mixed_5b, n.Mixed_5c, n.Mixed_5d, n.Mixed_6a, n.Mixed_6b, n.Mixed_6c, n.Mixed_6d, n.Mixed_6e):
+            x = block(x)
+        for block in (n.Mixed_7a, n.Mixed_7b, n.Mixed_7c):
+            x = block(x)
+        pool = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        logits = pool @ n.fc.weight.T
+        return pool, logits
+
+
+class InceptionExtractor:
+    """FIDInception as a FeatureExtractor (see features.py): uint8 images in."""
+
+    name = "inception"
+
+    def __init__(self, weights: str | os.PathLike[str] | None, device: torch.device) -> None:
+        file = resolve_weights(weights)
+        self.model = FIDInception.from_file(file).to(device)
+        self.key = f"inception-{file_digest(file)[:12]}"
+
+    def check_images(self, shape: tuple[int, int, int]) -> None:
+        if shape[0] not in (1, 3):
+            raise GanforgeError(f"the inception extractor takes 1- or 3-channel images, got {shape[0]} channels")
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model(images.float() / 255.0)
+
+
+def inception_weights_available(path: str | os.PathLike[str] | None) -> bool:
+    """Whether FID Inception weights can be had without a download."""
+    return bool(path or os.environ.get(WEIGHTS_ENV) or weights_cache_path().is_file())
