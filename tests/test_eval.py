@@ -218,3 +218,28 @@ def test_a_run_without_eval_has_no_best_checkpoint(trained_run: Path) -> None:
 def test_train_classifier_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train-classifier", "--data", "digits", "--device", "cpu"]) == 0
     assert "already trained" in capsys.readouterr().out  # cached by the tests above, or trained now and cached
+
+
+def test_the_default_extractor(digits: ImageData, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from ganforge.metrics.evaluate import default_extractor
+
+    colour = ImageData(torch.zeros(4, 3, 32, 32, dtype=torch.uint8), torch.zeros(4), name="c32", origin="test")
+    unlabelled = ImageData(torch.zeros(4, 3, 32, 32, dtype=torch.uint8), name="u32", origin="test")
+    assert default_extractor(digits, None) == "classifier"
+    assert default_extractor(colour, None) == "classifier"  # no Inception weights at hand
+    with pytest.raises(GanforgeError, match="no feature network available"):
+        default_extractor(unlabelled, None)
+    monkeypatch.setenv("GANFORGE_INCEPTION_WEIGHTS", str(tmp_path / "w.pth"))
+    assert default_extractor(digits, None) == "classifier"  # small images: the classifier still
+    assert default_extractor(colour, None) == "inception"
+    assert default_extractor(unlabelled, None) == "inception"
+
+
+def test_eval_every_writes_tensorboard_scalars(make_config: MakeConfig) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    pipe = train(make_config(steps=4, eval_every=2, eval_n=150, tensorboard=True))
+    assert pipe.run_dir is not None
+    events = EventAccumulator(str(pipe.run_dir / "tensorboard"))
+    events.Reload()
+    assert [s.step for s in events.Scalars("eval/fid")] == [2, 4]

@@ -138,3 +138,15 @@ def test_the_download_checks_the_sha256_prefix_in_the_file_name(monkeypatch: pyt
 def test_an_image_with_four_channels_is_refused(weights_file: Path) -> None:
     with pytest.raises(GanforgeError, match="1- or 3-channel"):
         InceptionExtractor(weights_file, torch.device("cpu")).check_images((4, 8, 8))
+
+
+def test_eval_command_with_inception_features(weights_file: Path, image_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ganforge.cli import main
+
+    args = ["eval", "--real", str(image_folder), "--fake", str(image_folder), "--metrics", "fid,modes", "--extractor", "inception", "--inception-weights", str(weights_file), "--device", "cpu"]
+    with pytest.warns(UserWarning, match="covariance is singular"):
+        assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "(inception features; 6 fake vs 6 real images" in out
+    fid_line = next(line for line in out.splitlines() if line.startswith("fid"))
+    assert abs(float(fid_line.split()[1])) < 1e-4  # a set against itself (rank 5 of 2048: float noise)
