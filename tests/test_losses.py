@@ -65,3 +65,33 @@ def test_bad_label_smoothing_is_refused() -> None:
 def test_unknown_loss_lists_the_choices() -> None:
     with pytest.raises(GanforgeError, match="unknown loss 'hing'.*non-saturating"):
         create_loss("hing")
+
+
+def test_least_squares_losses_are_the_lsgan_objectives(logits: tuple[torch.Tensor, torch.Tensor]) -> None:
+    real, fake = (x.double() for x in logits)
+    loss = create_loss("least-squares")
+    assert loss.d_loss(real, fake).item() == pytest.approx((0.5 * (real - 1) ** 2).mean().item() + (0.5 * fake**2).mean().item(), rel=1e-9)
+    assert loss.g_loss(fake).item() == pytest.approx((0.5 * (fake - 1) ** 2).mean().item(), rel=1e-9)
+    smoothed = create_loss("least-squares", label_smoothing=0.1).d_loss(real, fake, real_target=0.9)
+    assert smoothed.item() == pytest.approx((0.5 * (real - 0.9) ** 2).mean().item() + (0.5 * fake**2).mean().item(), rel=1e-9)
+
+
+def test_hinge_losses_have_unit_margins() -> None:
+    loss = create_loss("hinge")
+    # Reals beyond +1 and fakes beyond -1 cost D nothing; inside the margins they cost linearly.
+    assert loss.d_loss(torch.tensor([2.0, 1.5]), torch.tensor([-3.0, -1.0])).item() == 0.0
+    assert loss.d_loss(torch.tensor([0.0]), torch.tensor([0.5])).item() == pytest.approx(1.0 + 1.5)
+    assert loss.g_loss(torch.tensor([0.5, 1.5])).item() == pytest.approx(-1.0)
+
+
+def test_wasserstein_critic_loss_is_the_negative_mean_gap(logits: tuple[torch.Tensor, torch.Tensor]) -> None:
+    real, fake = (x.double() for x in logits)
+    loss = create_loss("wasserstein")
+    assert loss.d_loss(real, fake).item() == pytest.approx((fake.mean() - real.mean()).item(), rel=1e-9)
+    assert loss.g_loss(fake).item() == pytest.approx(-fake.mean().item(), rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["hinge", "wasserstein"])
+def test_label_smoothing_is_refused_where_it_means_nothing(name: str) -> None:
+    with pytest.raises(GanforgeError, match=f"does not apply to loss '{name}'"):
+        create_loss(name, label_smoothing=0.1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -12,6 +13,7 @@ import torch
 from ganforge.config import TrainConfig
 from ganforge.data import load_data
 from ganforge.errors import GanforgeError
+from ganforge.losses import LOSSES
 from ganforge.models import create_model
 from ganforge.training import train
 from ganforge.training.checkpoint import latest_checkpoint
@@ -173,6 +175,14 @@ def test_minimax_loss_and_label_smoothing_train(make_config: MakeConfig) -> None
     assert all(r["loss_g"] < 0 for r in records)  # E[log(1 - D(G(z)))] is negative
     saved = json.loads((pipe.run_dir / "config.json").read_text())["train"]
     assert saved["loss"] == "minimax" and saved["label_smoothing"] == 0.1
+
+
+@pytest.mark.parametrize("loss", LOSSES.names())
+def test_every_registered_loss_trains_with_finite_values(make_config: MakeConfig, loss: str) -> None:
+    pipe = train(make_config(loss=loss, steps=3, run=f"loss-{loss}"))
+    records = [r for r in read_metrics(pipe.run_dir) if r["kind"] == "train"]
+    assert len(records) == 3 and all(math.isfinite(r["loss_d"]) and math.isfinite(r["loss_g"]) for r in records)
+    assert json.loads((pipe.run_dir / "config.json").read_text())["train"]["loss"] == loss
 
 
 needs_shared = pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="../shared/data not present")

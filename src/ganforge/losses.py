@@ -61,6 +61,41 @@ class NonSaturatingLoss(MinimaxLoss):
         return F.softplus(-fake_logits).mean()  # = -E[log D(G(z))]
 
 
+@LOSSES.register("least-squares", "LSGAN (Mao et al. 2017): squared error to targets 1 (real) and 0 (fake) on D's raw output")
+class LeastSquaresLoss(GANLoss):
+    """a=0, b=1, c=1 of the LSGAN paper; minimising it minimises a Pearson chi^2
+    divergence, and the gradient does not vanish for fakes far from the boundary."""
+
+    supports_label_smoothing = True
+
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+        return 0.5 * ((real_logits - real_target) ** 2).mean() + 0.5 * (fake_logits**2).mean()
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return 0.5 * ((fake_logits - 1.0) ** 2).mean()
+
+
+@LOSSES.register("hinge", "hinge loss (Lim & Ye 2017; SNGAN, BigGAN): D margins of 1, G maximises D(G(z))")
+class HingeLoss(GANLoss):
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -fake_logits.mean()
+
+
+@LOSSES.register("wasserstein", "Wasserstein critic loss (Arjovsky et al. 2017); needs clipping or a gradient penalty")
+class WassersteinLoss(GANLoss):
+    """The critic maximises E[D(x)] - E[D(G(z))], an estimate of the
+    Wasserstein-1 distance only while D is kept (roughly) 1-Lipschitz."""
+
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+        return fake_logits.mean() - real_logits.mean()
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -fake_logits.mean()
+
+
 def create_loss(name: str, label_smoothing: float = 0.0) -> GANLoss:
     loss = LOSSES.get(name).fn()
     if not 0.0 <= label_smoothing < 0.5:
