@@ -77,8 +77,7 @@ class GANPipeline:
         return next(self.model.parameters()).device
 
     def noise(self, n: int, seed: int) -> torch.Tensor:
-        """Latent codes drawn on the CPU, so a seed gives the same codes on every device."""
-        return torch.randn(n, self.model.z_dim, generator=torch.Generator().manual_seed(seed))
+        return self.model.seeded_noise(n, seed)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, batch_size: int = SAMPLE_BATCH) -> torch.Tensor:

@@ -122,7 +122,7 @@ def generate_uint8(model: GAN, n: int, seed: int, batch_size: int = SAMPLE_BATCH
     if n < 1:
         raise GanforgeError(f"--n must be at least 1, got {n}")
     device = next(model.parameters()).device
-    z = torch.randn(n, model.z_dim, generator=torch.Generator().manual_seed(seed))
+    z = model.seeded_noise(n, seed)
     was_training = model.training
     model.eval()
     try:
@@ -236,6 +236,7 @@ def evaluate_paths(
     from ganforge.device import resolve_device
 
     real_data, fake_data = read_image_set(real, data_root), read_image_set(fake, data_root)
+    # Checked again by the evaluator, but here it fails before any classifier is trained.
     check_same_shape(real_data.image_shape, fake_data.image_shape)
     labelled = load_data(classifier_data, root=data_root) if classifier_data else None
     if extractor == "classifier" and labelled is None and real_data.labels is None:

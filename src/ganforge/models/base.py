@@ -51,6 +51,11 @@ class GAN(nn.Module):
         device = device if device is not None else next(self.parameters()).device
         return torch.randn(n, self.z_dim, generator=generator, device=device)
 
+    def seeded_noise(self, n: int, seed: int) -> torch.Tensor:
+        """Latent codes fixed by `seed`, drawn on the CPU so a seed gives the
+        same codes on every device (sampling, evaluation)."""
+        return self.sample_noise(n, generator=torch.Generator().manual_seed(seed), device=torch.device("cpu"))
+
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.generator(z, labels) if self.conditional else self.generator(z)
 
