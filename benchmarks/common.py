@@ -13,8 +13,7 @@ import torch
 
 from ganforge.config import TrainConfig
 from ganforge.device import resolve_device
-from ganforge.models import create_model
-from ganforge.training import load_training_data
+from ganforge.training import build_model, check_regularizers, load_training_data
 from ganforge.training.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,8 +25,9 @@ def build_trainer(config: TrainConfig, run_dir: Path) -> Trainer:
     """A Trainer exactly as `ganforge train` builds it (same seed handling)."""
     data = load_training_data(config)
     torch.manual_seed(config.seed)
-    model = create_model(config.model, image_shape=data.image_shape, z_dim=config.z_dim, **config.model_options)
+    model = build_model(config, data)
     config = config.with_model_defaults(model.training_defaults)
+    check_regularizers(config, model)
     return Trainer(config, run_dir, data, model, resolve_device(config.device))
 
 

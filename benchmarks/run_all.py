@@ -17,6 +17,9 @@ COMMANDS = [
     ["benchmarks.train_speed", "--data", "digits", "--model", "dcgan", "--batch-size", "64", "--threads", "2"],
     ["benchmarks.time_budget", "--seconds", "300", "--data", "mnist", "--model", "dcgan", "--threads", "2", "--grid", "docs/images/dcgan-mnist-5min.png"],
     ["benchmarks.eval_metrics", "--threads", "2", "--run", "runs/budget-dcgan-mnist-300s", "--fid-2048"],
+    ["benchmarks.families", "--data", "mnist", "--seconds", "600", "--models", "dcgan", "--ema", "0.999", "--tag=-ema-10min", "--threads", "2"],
+    ["benchmarks.families", "--data", "mnist", "--seconds", "150", "--threads", "2"],
+    ["benchmarks.families", "--data", "cifar10", "--seconds", "90", "--threads", "2"],
 ]
 
 

@@ -26,6 +26,22 @@ def isolated_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
 
 
+# Small widths per model so registry-wide tests stay fast. A model missing here
+# is still tested, at its default size.
+TINY: dict[str, dict[str, Any]] = {
+    "vanilla": {"g_hidden": [32, 32], "d_hidden": [32]},
+    "dcgan": {"ngf": 8, "ndf": 8},
+    "lsgan": {"ngf": 8, "ndf": 8},
+    "wgan": {"ngf": 8, "ndf": 8},
+    "wgan-gp": {"ngf": 8, "ndf": 8},
+    "cgan": {"g_hidden": 64, "d_hidden": 32},
+    "sngan": {"g_ch": 16, "d_ch": 16},
+    "cgan-pd": {"g_ch": 16, "d_ch": 16},
+    "acgan": {"g_ch": 16, "d_ch": 16},
+    "lapgan": {"coarse_g_hidden": 64, "coarse_d_hidden": 32, "ch": 8},
+}
+
+
 @pytest.fixture
 def make_config(tmp_path: Path) -> Callable[..., TrainConfig]:
     """A TrainConfig for a few quick steps of DCGAN on the 8x8 digits, in tmp_path."""

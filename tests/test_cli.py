@@ -42,7 +42,7 @@ def test_models_and_data_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["train", "--model", "stylegan9"], "invalid choice: 'stylegan9' (choose from dcgan, vanilla)"),
+        (["train", "--model", "stylegan9"], "invalid choice: 'stylegan9' (choose from acgan, cgan, cgan-pd, dcgan, "),
         (["train", "--data", "imagenet"], "invalid choice: 'imagenet'"),
         (["train", "--lerning-rate", "1"], "unrecognized option --lerning-rate"),
         (["train", "--data", "folder"], "data source 'folder' needs --data-root DIR"),

@@ -6,28 +6,42 @@ import pytest
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.models import MODELS, create_model, from_config, list_models
+from ganforge.models import MODELS, create_model, from_config, is_conditional, list_models
+from tests.conftest import TINY
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64)]
+REQUIRED_SIZES = (28, 32)  # MNIST and CIFAR-10: every model must take both
+
+
+def classes_for(name: str) -> int:
+    return 10 if is_conditional(name) else 0
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 @pytest.mark.parametrize("name", MODELS.names())
 def test_generator_and_discriminator_shapes(name: str, shape: tuple[int, int, int]) -> None:
     torch.manual_seed(0)
-    model = create_model(name, image_shape=shape, z_dim=16)
+    try:
+        model = create_model(name, image_shape=shape, z_dim=16, num_classes=classes_for(name), **TINY.get(name, {}))
+    except GanforgeError as error:
+        # A size a model does not support is refused with a hint, never built wrong.
+        assert shape[1] not in REQUIRED_SIZES, f"{name} must support {shape}: {error}"
+        assert "--image-size" in str(error)
+        return
     z = model.sample_noise(3)
-    images = model.generate(z)
+    labels = model.seeded_labels(3, seed=0)
+    images = model.generate(z, labels)
     assert images.shape == (3, *shape)
     assert images.min() >= -1 and images.max() <= 1  # tanh output, the data range
-    logits = model.discriminate(images)
-    assert logits.shape == (3,)
+    logits = model.discriminate(images, labels)
+    # One logit per image (LAPGAN: one per image and pyramid level).
+    assert logits.dim() == 1 and len(logits) % 3 == 0 and len(logits) >= 3
     assert torch.isfinite(logits).all()
 
 
 @pytest.mark.parametrize("name", MODELS.names())
 def test_from_config_rebuilds_the_same_architecture(name: str) -> None:
-    model = create_model(name, image_shape=(1, 28, 28), z_dim=20)
+    model = create_model(name, image_shape=(1, 28, 28), z_dim=20, num_classes=classes_for(name), **TINY.get(name, {}))
     rebuilt = from_config(model.config)
     assert {k: v.shape for k, v in model.state_dict().items()} == {k: v.shape for k, v in rebuilt.state_dict().items()}
     assert rebuilt.config == model.config

@@ -140,7 +140,8 @@ def test_the_generator_update_leaves_the_discriminator_alone(make_config: MakeCo
     trainer = _trainer(make_config(), tmp_path)
     d_before = state_of(trainer.model.discriminator)
     g_before = state_of(trainer.model.generator)
-    trainer.g_step(None)
+    real, labels = trainer.next_batch()
+    trainer.g_step(real, labels)
     assert all(p.grad is None for p in trainer.model.discriminator.parameters())  # D frozen
     assert all(p.requires_grad for p in trainer.model.discriminator.parameters())  # and unfrozen after
     assert_same_state(d_before, state_of(trainer.model.discriminator))

@@ -67,8 +67,16 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     game.add_argument("--lr", type=float, metavar="LR", default=S, help="learning rate of both G and D")
     game.add_argument("--lr-g", dest="lr_g", type=float, metavar="LR", default=S, help="generator learning rate (default: the model's, 2e-4 for DCGAN)")
     game.add_argument("--lr-d", dest="lr_d", type=float, metavar="LR", default=S, help="discriminator learning rate (default: the model's)")
+    game.add_argument("--optimizer", choices=("adam", "rmsprop"), default=S, help="optimizer of G and D (default: the model's; rmsprop for wgan, else adam)")
     game.add_argument("--beta1", type=float, default=S, help="Adam beta1 (default: the model's, 0.5 for DCGAN)")
     game.add_argument("--beta2", type=float, default=S, help="Adam beta2 (default: the model's, 0.999)")
+    reg = p.add_argument_group("regularisers")
+    reg.add_argument("--clip", type=float, metavar="C", default=S, help="clip D's weights to [-C, C] after each update (WGAN; default: the model's, 0.01 for wgan, else off)")
+    reg.add_argument("--gp", type=float, metavar="LAMBDA", default=S, help="gradient penalty weight (WGAN-GP; default: the model's, 10 for wgan-gp, else off)")
+    reg.add_argument("--r1", type=float, metavar="GAMMA", default=S, help="R1 penalty weight on real data (default: 0, off)")
+    reg.add_argument("--spectral-norm", dest="spectral_norm", action="store_true", default=S, help="spectrally normalise every layer of D")
+    reg.add_argument("--diffaugment", metavar="POLICY", default=S, help="DiffAugment on real and fake images: comma list of translation, cutout, color")
+    reg.add_argument("--ema", type=float, metavar="DECAY", default=S, help="keep a moving average of G's weights (e.g. 0.999) for sampling and evaluation (default: 0, off)")
     game.add_argument("--seed", type=int, default=S, help="fixes data order, noise and initialisation (default: 0)")
     game.add_argument("--device", default=S, help="auto, cpu, cuda or cuda:N (default: auto)")
 
@@ -170,8 +178,16 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    out = _load(args).save_samples(args.out, args.n, seed=args.seed)
-    print(f"wrote {args.n} samples to {out}")
+    pipeline = _load(args)
+    if args.levels:
+        if args.class_index is not None:
+            raise GanforgeError("--class does not combine with --levels (LAPGAN is unconditional)")
+        paths = pipeline.save_levels(args.out, args.n, seed=args.seed)
+        print(f"wrote {len(paths)} level grids of {args.n} samples: {', '.join(str(p) for p in paths)}")
+        return 0
+    out = pipeline.save_samples(args.out, args.n, seed=args.seed, class_index=args.class_index)
+    what = f" of class {args.class_index}" if args.class_index is not None else ""
+    print(f"wrote {args.n} samples{what} to {out}")
     return 0
 
 
@@ -284,6 +300,8 @@ def build_parser() -> Parser:
     _add_run_argument(p)
     p.add_argument("--n", type=int, default=64, help="number of samples")
     p.add_argument("--out", required=True, help="OUT.npz, OUT.png, or a folder")
+    p.add_argument("--class", dest="class_index", type=int, metavar="K", default=None, help="conditional models: generate class K only (default: every class; a .png grid gets one row per class)")
+    p.add_argument("--levels", action="store_true", help="LAPGAN: write one grid per pyramid level, OUT-level0.png (coarsest) ... ")
     p.set_defaults(handler=cmd_sample)
 
     p = sub.add_parser("interpolate", help="write a latent-space walk (GIF)", description="Walk through latent space along great circles between random codes.", formatter_class=_formatter)

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ganforge.augment import parse_policy
 from ganforge.errors import GanforgeError
 
 # Fields that may change when a run resumes: they affect how long and how
@@ -36,15 +37,19 @@ RESUMABLE_FIELDS = frozenset(
 )
 
 # Fields whose None means "the model's paper default" (see GAN.training_defaults).
-MODEL_DEFAULTED_FIELDS = ("loss", "d_steps", "lr_g", "lr_d", "beta1", "beta2")
+MODEL_DEFAULTED_FIELDS = ("loss", "d_steps", "lr_g", "lr_d", "optimizer", "beta1", "beta2", "clip", "gp")
 FALLBACK_DEFAULTS: dict[str, Any] = {
     "loss": "non-saturating",
     "d_steps": 1,
     "lr_g": 2e-4,
     "lr_d": 2e-4,
+    "optimizer": "adam",
     "beta1": 0.5,
     "beta2": 0.999,
+    "clip": 0.0,
+    "gp": 0.0,
 }
+OPTIMIZERS = ("adam", "rmsprop")
 
 
 @dataclass
@@ -72,8 +77,16 @@ class TrainConfig:
     batch_size: int = 64
     lr_g: float | None = None
     lr_d: float | None = None
+    optimizer: str | None = None  # adam or rmsprop
     beta1: float | None = None
     beta2: float | None = None
+    # Regularisers (0 / empty: off).
+    clip: float | None = None  # WGAN weight clipping to [-c, c]
+    gp: float | None = None  # WGAN-GP gradient penalty weight lambda
+    r1: float = 0.0  # R1 penalty weight gamma
+    spectral_norm: bool = False  # spectral normalisation of every layer of D
+    diffaugment: str = ""  # DiffAugment policy, e.g. "translation,cutout,color"
+    ema: float = 0.0  # decay of a moving average of G's weights, e.g. 0.999
     seed: int = 0
     device: str = "auto"
     # The run folder.
@@ -112,6 +125,17 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0:
                 raise GanforgeError(f"--{name} must be in [0, 1), got {value}")
+        for name in ("clip", "gp", "r1"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise GanforgeError(f"--{name} must be 0 (off) or positive, got {value}")
+        if not 0.0 <= self.ema < 1.0:
+            raise GanforgeError(f"--ema must be a decay in [0, 1) (0: off; 0.999 is typical), got {self.ema}")
+        if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
+            raise GanforgeError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got '{self.optimizer}'")
+        if isinstance(self.diffaugment, list):
+            self.diffaugment = ",".join(str(p) for p in self.diffaugment)
+        parse_policy(self.diffaugment)
         if self.run is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.run):
             raise GanforgeError(f"--run name '{self.run}' may use only letters, digits, '.', '_' and '-'")
         if self.eval_every < 0:
@@ -146,6 +170,11 @@ class TrainConfig:
             else defaults.get(name, FALLBACK_DEFAULTS[name])
             for name in MODEL_DEFAULTED_FIELDS
         }
+        if filled["optimizer"] == "rmsprop":
+            given = [f"--{name}" for name in ("beta1", "beta2") if getattr(self, name) is not None]
+            if given:
+                raise GanforgeError(f"{' and '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to the rmsprop optimizer (Adam's betas)")
+            filled["beta1"] = filled["beta2"] = None
         return dataclasses.replace(self, **filled)
 
 

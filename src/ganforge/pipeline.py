@@ -79,32 +79,74 @@ class GANPipeline:
     def noise(self, n: int, seed: int) -> torch.Tensor:
         return self.model.seeded_noise(n, seed)
 
-    @torch.no_grad()
-    def generate(self, z: torch.Tensor, batch_size: int = SAMPLE_BATCH) -> torch.Tensor:
-        """Images in [-1, 1] (on the CPU) for latent codes `z`, in bounded batches."""
-        chunks = [self.model.generate(part.to(self.device)).cpu() for part in z.split(batch_size)]
-        return torch.cat(chunks)
+    def class_labels(self, n: int, seed: int = 0, class_index: int | None = None) -> torch.Tensor | None:
+        """Labels for `n` samples: all `class_index`, or evenly spread over the
+        classes (None for an unconditional model)."""
+        if class_index is None:
+            return self.model.seeded_labels(n, seed)
+        name = self.model.config.get("name", "this model")
+        if not self.model.conditional:
+            raise GanforgeError(f"--class does not apply to model '{name}': it is unconditional")
+        if not 0 <= class_index < self.model.num_classes:
+            names = f" ({', '.join(self.class_names)})" if self.class_names else ""
+            raise GanforgeError(f"--class {class_index} is out of range: model '{name}' has classes 0..{self.model.num_classes - 1}{names}")
+        return torch.full((n,), class_index, dtype=torch.int64)
 
-    def sample(self, n: int, seed: int = 0, batch_size: int = SAMPLE_BATCH) -> torch.Tensor:
-        """`n` images in [-1, 1], shape n x C x H x W; the same seed gives the same images."""
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = SAMPLE_BATCH) -> torch.Tensor:
+        """Images in [-1, 1] (on the CPU) for latent codes `z` (and class labels)."""
+        return self.model.sample_images(z, labels, batch_size=batch_size)
+
+    def sample(self, n: int, seed: int = 0, batch_size: int = SAMPLE_BATCH, class_index: int | None = None) -> torch.Tensor:
+        """`n` images in [-1, 1], shape n x C x H x W; the same seed gives the same images.
+        A conditional model draws class `class_index`, or all classes evenly."""
         if n < 1:
             raise GanforgeError(f"--n must be at least 1, got {n}")
-        return self.generate(self.noise(n, seed), batch_size)
+        return self.generate(self.noise(n, seed), self.class_labels(n, seed, class_index), batch_size)
 
-    def save_samples(self, out: str | Path, n: int, seed: int = 0) -> Path:
-        """Write `n` samples to `out` (.npz, grid .png, or a folder of PNGs)."""
-        return write_samples(out, self.sample(n, seed))
+    def class_grid(self, per_class: int, seed: int = 0) -> torch.Tensor:
+        """`per_class` images of every class, class k in row k (conditional models)."""
+        if not self.model.conditional:
+            raise GanforgeError(f"model '{self.model.config.get('name', 'this model')}' is unconditional: it has no classes to lay out")
+        labels = torch.arange(self.model.num_classes).repeat_interleave(per_class)
+        return self.generate(self.noise(len(labels), seed), labels)
+
+    def save_samples(self, out: str | Path, n: int, seed: int = 0, class_index: int | None = None) -> Path:
+        """Write `n` samples to `out` (.npz, grid .png, or a folder of PNGs).
+        A .png of a conditional model without `class_index` has one row per class."""
+        out = Path(out)
+        if n < 1:
+            raise GanforgeError(f"--n must be at least 1, got {n}")
+        if out.suffix.lower() == ".png" and self.model.conditional and class_index is None:
+            per_class = max(1, n // self.model.num_classes)
+            return save_grid(out, self.class_grid(per_class, seed), nrow=per_class)
+        labels = self.class_labels(n, seed, class_index)
+        return write_samples(out, self.generate(self.noise(n, seed), labels), labels)
+
+    def save_levels(self, out: str | Path, n: int, seed: int = 0) -> list[Path]:
+        """LAPGAN: one grid per pyramid level, coarse to fine (OUT-level0.png, ...)."""
+        if not hasattr(self.model, "generate_levels"):
+            raise GanforgeError(f"--levels does not apply to model '{self.model.config.get('name', 'this model')}': it has no pyramid levels")
+        out = Path(out)
+        if out.suffix.lower() != ".png":
+            raise GanforgeError(f"--out {out}: --levels writes .png grids")
+        with torch.no_grad():
+            levels = self.model.generate_levels(self.noise(n, seed).to(self.device), ema=True)
+        return [save_grid(out.with_name(f"{out.stem}-level{k}.png"), images) for k, images in enumerate(levels)]
 
     def latent_walk(self, walks: int = 16, keyframes: int = 4, frames: int = 16, seed: int = 0) -> list[torch.Tensor]:
         """`walks` parallel loops through `keyframes` random codes, `frames`
-        interpolated images per leg; returns one image batch per frame."""
+        interpolated images per leg; returns one image batch per frame. For a
+        conditional model walk i keeps class i mod the number of classes."""
         if keyframes < 2 or frames < 1 or walks < 1:
             raise GanforgeError("interpolate needs --keyframes >= 2, --frames >= 1 and --n >= 1")
         keys = self.noise(walks * keyframes, seed).view(keyframes, walks, -1)
         codes = [
             slerp(keys[k], keys[(k + 1) % keyframes], i / frames) for k in range(keyframes) for i in range(frames)
         ]
-        images = self.generate(torch.cat(codes))
+        labels = None
+        if self.model.conditional:
+            labels = (torch.arange(walks) % self.model.num_classes).repeat(len(codes))
+        images = self.generate(torch.cat(codes), labels)
         return list(images.split(walks))
 
     def save_interpolation(

@@ -111,25 +111,18 @@ def features_of_data(extractor: FeatureExtractor, data: ImageData, device: torch
     return features
 
 
-@torch.no_grad()
 def generate_uint8(model: GAN, n: int, seed: int, batch_size: int = SAMPLE_BATCH) -> torch.Tensor:
     """`n` generated images as uint8 on the CPU, as they would be saved to files.
 
-    Noise comes from its own CPU generator (the same codes as `ganforge sample
-    --seed`), and the model's train/eval mode is restored afterwards, so
-    evaluating during training changes nothing in the run.
+    Noise (and, for a conditional model, evenly spread class labels) come from
+    their own CPU generators (the codes of `ganforge sample --seed`), and the
+    model's train/eval mode is restored afterwards, so evaluating during
+    training changes nothing in the run.
     """
     if n < 1:
         raise GanforgeError(f"--n must be at least 1, got {n}")
-    device = next(model.parameters()).device
-    z = model.seeded_noise(n, seed)
-    was_training = model.training
-    model.eval()
-    try:
-        chunks = [to_uint8(model.generate(part.to(device))).cpu() for part in z.split(batch_size)]
-    finally:
-        model.train(was_training)
-    return torch.cat(chunks)
+    z, labels = model.seeded_noise(n, seed), model.seeded_labels(n, seed)
+    return model.sample_images(z, labels, batch_size=batch_size, convert=to_uint8)
 
 
 def compute_metrics(names: list[str], real: Features, fake: Features) -> dict[str, float]:

@@ -6,10 +6,14 @@ folder can rebuild the exact networks with :func:`ganforge.models.from_config`.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
+
+from ganforge.errors import GanforgeError
 
 
 class GAN(nn.Module):
@@ -17,7 +21,15 @@ class GAN(nn.Module):
 
     The discriminator returns raw logits (one per image); losses apply the
     sigmoid themselves, which is numerically safer than a sigmoid layer.
+
+    A discriminator built with ``auxiliary_classifier=True`` (AC-GAN) returns a
+    pair ``(logits, class_logits)``; :meth:`discriminate` keeps only the first
+    and :meth:`discriminate_with_classes` returns both.
     """
+
+    #: Whether D reads plain image tensors, so image-space regularisers
+    #: (gradient penalty, R1, DiffAugment) apply. LAPGAN's D reads pyramids.
+    image_discriminator = True
 
     def __init__(
         self,
@@ -27,14 +39,17 @@ class GAN(nn.Module):
         z_dim: int,
         image_shape: tuple[int, int, int],
         num_classes: int = 0,
+        auxiliary_classifier: bool = False,
         training_defaults: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.generator = generator
         self.discriminator = discriminator
+        self.generator_ema: nn.Module | None = None  # see enable_ema
         self.z_dim = z_dim
         self.image_shape = tuple(image_shape)
         self.num_classes = num_classes
+        self.auxiliary_classifier = auxiliary_classifier
         # Paper defaults (learning rates, betas, loss, D steps) that a training
         # config falls back on when the user leaves them unset.
         self.training_defaults: dict[str, Any] = dict(training_defaults or {})
@@ -44,24 +59,119 @@ class GAN(nn.Module):
     def conditional(self) -> bool:
         return self.num_classes > 0
 
+    @property
+    def noise_dim(self) -> int:
+        """Length of one latent code; models with extra noise (LAPGAN) override it."""
+        return self.z_dim
+
+    # -- latent codes and labels ---------------------------------------------
+
     def sample_noise(
         self, n: int, *, generator: torch.Generator | None = None, device: torch.device | None = None
     ) -> torch.Tensor:
-        """Standard Gaussian latent codes, shape n x z_dim."""
+        """Standard Gaussian latent codes, shape n x noise_dim."""
         device = device if device is not None else next(self.parameters()).device
-        return torch.randn(n, self.z_dim, generator=generator, device=device)
+        return torch.randn(n, self.noise_dim, generator=generator, device=device)
 
     def seeded_noise(self, n: int, seed: int) -> torch.Tensor:
         """Latent codes fixed by `seed`, drawn on the CPU so a seed gives the
         same codes on every device (sampling, evaluation)."""
         return self.sample_noise(n, generator=torch.Generator().manual_seed(seed), device=torch.device("cpu"))
 
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.generator(z, labels) if self.conditional else self.generator(z)
+    def seeded_labels(self, n: int, seed: int) -> torch.Tensor | None:
+        """Class labels for `n` samples, evenly spread over the classes and
+        shuffled by `seed` (None for an unconditional model)."""
+        if not self.conditional:
+            return None
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        return order % self.num_classes
 
-    def discriminate(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        logits = self.discriminator(images, labels) if self.conditional else self.discriminator(images)
-        return logits.reshape(-1)
+    def check_labels(self, labels: torch.Tensor | None) -> None:
+        """Labels are given exactly when the model is conditional, and in range.
+        (Called where users pass labels, not per training step: the range check
+        reads values back from the device.)"""
+        name = self.config.get("name", "gan")
+        if not self.conditional:
+            if labels is not None:
+                raise GanforgeError(f"model '{name}' is unconditional: it takes no class labels")
+            return
+        if labels is None:
+            raise GanforgeError(f"model '{name}' is conditional: give class labels")
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
+            raise GanforgeError(f"class labels must be in 0..{self.num_classes - 1}, got {labels.min()}..{labels.max()}")
+
+    # -- the two players -------------------------------------------------------
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, *, ema: bool = False) -> torch.Tensor:
+        """G(z[, y]); `ema=True` uses the moving-average weights when kept."""
+        generator = self.generator_ema if ema and self.generator_ema is not None else self.generator
+        if not self.conditional:
+            return generator(z)
+        if labels is None:
+            raise GanforgeError(f"model '{self.config.get('name', 'gan')}' is conditional: give class labels")
+        return generator(z, labels)
+
+    @torch.no_grad()
+    def sample_images(
+        self,
+        z: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        batch_size: int = 256,
+        convert: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Images for codes `z` (and labels), in eval mode with the EMA weights
+        when kept, in bounded batches, returned on the CPU (after `convert`,
+        e.g. to uint8, to save memory). The train/eval mode is restored."""
+        self.check_labels(labels)
+        device = next(self.parameters()).device
+        label_parts = labels.split(batch_size) if labels is not None else [None] * len(z.split(batch_size))
+        was_training = self.training
+        self.eval()
+        try:
+            chunks = []
+            for part, part_labels in zip(z.split(batch_size), label_parts, strict=True):
+                images = self.generate(part.to(device), None if part_labels is None else part_labels.to(device), ema=True)
+                chunks.append((convert(images) if convert else images).cpu())
+        finally:
+            self.train(was_training)
+        return torch.cat(chunks)
+
+    def training_fake(
+        self, real: torch.Tensor, labels: torch.Tensor | None, noise: torch.Generator
+    ) -> Any:
+        """What D sees as fake during training, for a real batch. Usually
+        G(z) for fresh z; LAPGAN conditions each level on the real coarser image."""
+        return self.generate(self.sample_noise(real.shape[0], generator=noise), labels)
+
+    def discriminate_with_classes(
+        self, images: Any, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's adversarial logits (flat) and, for an auxiliary classifier, its class logits."""
+        out = self.discriminator(images, labels) if self.conditional else self.discriminator(images)
+        if self.auxiliary_classifier:
+            logits, class_logits = out
+            return logits.reshape(-1), class_logits
+        return out.reshape(-1), None
+
+    def discriminate(self, images: Any, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.discriminate_with_classes(images, labels)[0]
+
+    # -- exponential moving average of G ---------------------------------------
+
+    def enable_ema(self) -> None:
+        """Keep a moving average of G's weights (used for sampling and evaluation)."""
+        if self.generator_ema is None:
+            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+
+    @torch.no_grad()
+    def update_ema(self, decay: float) -> None:
+        """ema <- decay * ema + (1 - decay) * G; buffers (batch-norm statistics) are copied."""
+        assert self.generator_ema is not None
+        for avg, current in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            avg.lerp_(current, 1.0 - decay)
+        for avg_buffer, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            avg_buffer.copy_(buffer)
 
 
 def init_dcgan_weights(module: nn.Module) -> None:

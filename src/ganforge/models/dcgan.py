@@ -28,11 +28,23 @@ def _up(cin: int, cout: int) -> list[nn.Module]:
     return [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
 
 
-def _down(cin: int, cout: int, norm: bool = True) -> list[nn.Module]:
-    """Halve the resolution: strided conv, (batch norm), LeakyReLU(0.2)."""
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 4, 2, 1, bias=not norm)]
-    if norm:
-        layers.append(nn.BatchNorm2d(cout))
+# Normalisation of D's hidden layers. WGAN-GP's critic must not use batch norm
+# (the penalty is per sample); Gulrajani et al. suggest layer norm instead.
+D_NORMS = ("batch", "layer", "none")
+
+
+def _norm_layer(kind: str, channels: int) -> list[nn.Module]:
+    if kind == "batch":
+        return [nn.BatchNorm2d(channels)]
+    if kind == "layer":
+        return [nn.GroupNorm(1, channels)]  # one group: normalises over C, H and W per sample
+    return []
+
+
+def _down(cin: int, cout: int, norm: str = "batch") -> list[nn.Module]:
+    """Halve the resolution: strided conv, (normalisation), LeakyReLU(0.2)."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 4, 2, 1, bias=norm == "none")]
+    layers += _norm_layer(norm, cout)
     layers.append(nn.LeakyReLU(0.2, True))
     return layers
 
@@ -56,10 +68,10 @@ class Generator28(nn.Module):
 
 
 class Discriminator28(nn.Sequential):
-    def __init__(self, channels: int, ndf: int) -> None:
+    def __init__(self, channels: int, ndf: int, norm: str = "batch") -> None:
         super().__init__(
-            *_down(channels, ndf, norm=False),  # 28 -> 14
-            *_down(ndf, 2 * ndf),  # 14 -> 7
+            *_down(channels, ndf, norm="none"),  # 28 -> 14
+            *_down(ndf, 2 * ndf, norm),  # 14 -> 7
             nn.Flatten(),
             nn.Linear(2 * ndf * 7 * 7, 1),
         )
@@ -94,12 +106,12 @@ class GeneratorPow2(nn.Sequential):
 
 
 class DiscriminatorPow2(nn.Sequential):
-    def __init__(self, channels: int, size: int, ndf: int) -> None:
+    def __init__(self, channels: int, size: int, ndf: int, norm: str = "batch") -> None:
         octaves = _octaves(size)
         width = _deepest_width(ndf, size) // 2 ** (octaves - 1)
-        layers: list[nn.Module] = _down(channels, width, norm=False)
+        layers: list[nn.Module] = _down(channels, width, norm="none")
         for _ in range(octaves - 1):
-            layers += _down(width, width * 2)
+            layers += _down(width, width * 2, norm)
             width *= 2
         layers += [nn.Conv2d(width, 1, 4, 1, 0), nn.Flatten()]  # 4 -> 1
         super().__init__(*layers)
@@ -114,20 +126,31 @@ def _check_size(height: int, width: int) -> None:
         )
 
 
-@register_model("dcgan", "Deep convolutional GAN (Radford 2016); 28x28 MNIST layout or 8-256 px Radford layout")
-def dcgan(
-    *, image_shape: tuple[int, int, int], z_dim: int = 100, ngf: int = 64, ndf: int = 64
-) -> GAN:
+def dcgan_networks(
+    image_shape: tuple[int, int, int], z_dim: int, ngf: int, ndf: int, d_norm: str = "batch"
+) -> tuple[nn.Module, nn.Module]:
+    """The DCGAN generator and discriminator for `image_shape`, Radford-initialised.
+    Shared by the families that keep DCGAN's networks (WGAN, WGAN-GP, LSGAN)."""
+    if d_norm not in D_NORMS:
+        raise GanforgeError(f"d_norm must be one of {', '.join(D_NORMS)}, got '{d_norm}'")
     channels, height, width = image_shape
     _check_size(height, width)
     if height == 28:
         g: nn.Module = Generator28(z_dim, channels, ngf)
-        d: nn.Module = Discriminator28(channels, ndf)
+        d: nn.Module = Discriminator28(channels, ndf, d_norm)
     else:
         g = GeneratorPow2(z_dim, channels, height, ngf)
-        d = DiscriminatorPow2(channels, height, ndf)
+        d = DiscriminatorPow2(channels, height, ndf, d_norm)
     g.apply(init_dcgan_weights)
     d.apply(init_dcgan_weights)
+    return g, d
+
+
+@register_model("dcgan", "Deep convolutional GAN (Radford 2016); 28x28 MNIST layout or 8-256 px Radford layout")
+def dcgan(
+    *, image_shape: tuple[int, int, int], z_dim: int = 100, ngf: int = 64, ndf: int = 64
+) -> GAN:
+    g, d = dcgan_networks(image_shape, z_dim, ngf, ndf)
     return GAN(
         g,
         d,

@@ -8,6 +8,7 @@ from typing import Any
 from ganforge.errors import GanforgeError
 from ganforge.models.base import GAN
 from ganforge.registry import Registry, check_options
+from ganforge.regularizers import add_spectral_norm, has_spectral_norm
 
 ModelFn = Callable[..., GAN]
 MODELS: Registry[ModelFn] = Registry("model")
@@ -30,25 +31,48 @@ def model_options(name: str) -> list[str]:
     return [o for o in MODELS.get(name).accepted_options() if o not in STRUCTURAL_ARGS]
 
 
+def is_conditional(name: str) -> bool:
+    """Whether model `name` generates a requested class (its factory takes labels)."""
+    return "num_classes" in MODELS.get(name).accepted_options()
+
+
 def create_model(
     name: str,
     *,
     image_shape: tuple[int, int, int],
     z_dim: int = 100,
     num_classes: int = 0,
+    spectral_norm: bool = False,
+    ema: bool = False,
     **options: Any,
 ) -> GAN:
-    """Build model `name` for images of `image_shape` (C, H, W)."""
+    """Build model `name` for images of `image_shape` (C, H, W).
+
+    `spectral_norm` wraps every layer of D in spectral normalisation; `ema`
+    adds a moving-average copy of G. Both are part of the saved config, since
+    they change which weights a checkpoint holds.
+    """
     entry = MODELS.get(name)
     check_options("model", name, options, model_options(name))
     kwargs: dict[str, Any] = {"image_shape": tuple(image_shape), "z_dim": z_dim, **options}
-    if "num_classes" in entry.accepted_options():
+    if is_conditional(name):
+        if num_classes < 2:
+            raise GanforgeError(
+                f"model '{name}' is conditional and needs labelled data with at least 2 classes "
+                f"(got {num_classes}); for a folder of class sub-folders add --labels"
+            )
         kwargs["num_classes"] = num_classes
     elif num_classes:
         raise GanforgeError(f"model '{name}' is unconditional and cannot take class labels")
     if z_dim < 1:
         raise GanforgeError(f"--z-dim must be positive, got {z_dim}")
     model = entry.fn(**kwargs)
+    if spectral_norm:
+        if has_spectral_norm(model.discriminator):
+            raise GanforgeError(f"--spectral-norm does not apply to model '{name}': its discriminator is spectrally normalised already")
+        add_spectral_norm(model.discriminator)
+    if ema:
+        model.enable_ema()
     model.config = {
         "name": name,
         "image_shape": list(image_shape),
@@ -56,6 +80,8 @@ def create_model(
         "num_classes": num_classes,
         "options": dict(options),
     }
+    # Only recorded when on, so configs written before these existed still match.
+    model.config.update({key: True for key, on in (("spectral_norm", spectral_norm), ("ema", ema)) if on})
     return model
 
 
@@ -66,5 +92,7 @@ def from_config(config: dict[str, Any]) -> GAN:
         image_shape=tuple(config["image_shape"]),
         z_dim=config["z_dim"],
         num_classes=config.get("num_classes", 0),
+        spectral_norm=config.get("spectral_norm", False),
+        ema=config.get("ema", False),
         **config.get("options", {}),
     )

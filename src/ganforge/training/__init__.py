@@ -12,7 +12,8 @@ from ganforge.config import TrainConfig
 from ganforge.data import ImageData, load_data
 from ganforge.device import resolve_device
 from ganforge.io import write_json
-from ganforge.models import create_model
+from ganforge.errors import GanforgeError
+from ganforge.models import GAN, create_model, is_conditional
 from ganforge.training.loop import Trainer
 from ganforge.training.rundir import CONFIG_FILE, prepare_run_dir
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from ganforge.metrics import Evaluator
     from ganforge.pipeline import GANPipeline
 
-__all__ = ["train", "Trainer", "build_evaluator", "load_training_data", "run_record"]
+__all__ = ["train", "Trainer", "build_evaluator", "build_model", "check_regularizers", "load_training_data", "run_record"]
 
 
 def load_training_data(config: TrainConfig) -> ImageData:
@@ -43,6 +44,37 @@ def build_evaluator(config: TrainConfig, data: ImageData, device: torch.device) 
 
     metrics = ["fid", *config.eval_metrics]
     return Evaluator.create(metrics, data, device, config.extractor, config.inception_weights)
+
+
+def build_model(config: TrainConfig, data: ImageData) -> GAN:
+    """The config's model for `data`; a conditional model takes the data's classes."""
+    num_classes = 0
+    if is_conditional(config.model):
+        if data.labels is None:
+            hint = " (add --labels to read classes from sub-folder names)" if data.name == "folder" else ""
+            raise GanforgeError(f"model '{config.model}' is conditional and needs class labels, but data '{data.name}' has none{hint}")
+        num_classes = data.num_classes
+    return create_model(
+        config.model,
+        image_shape=data.image_shape,
+        z_dim=config.z_dim,
+        num_classes=num_classes,
+        spectral_norm=config.spectral_norm,
+        ema=config.ema > 0,
+        **config.model_options,
+    )
+
+
+def check_regularizers(config: TrainConfig, model: GAN) -> None:
+    """Refuse regularisers that do not apply to the model, naming them."""
+    if not model.image_discriminator:
+        image_space = {"--gp": config.gp, "--r1": config.r1, "--diffaugment": config.diffaugment}
+        given = [flag for flag, value in image_space.items() if value]
+        if given:
+            verb = "does" if len(given) == 1 else "do"
+            raise GanforgeError(
+                f"{' and '.join(given)} {verb} not apply to model '{config.model}': its discriminator reads image pyramids, not plain images"
+            )
 
 
 def run_record(config: TrainConfig, model_config: dict[str, Any], data: ImageData) -> dict[str, Any]:
@@ -78,8 +110,9 @@ def train(config: TrainConfig | dict[str, Any], *, given: set[str] | None = None
     # Built before seeding: a classifier trained here must not shift the run's RNG.
     evaluator = build_evaluator(config, data, device)
     torch.manual_seed(config.seed)  # fixes the weight initialisation
-    model = create_model(config.model, image_shape=data.image_shape, z_dim=config.z_dim, **config.model_options)
+    model = build_model(config, data)
     config = config.with_model_defaults(model.training_defaults)
+    check_regularizers(config, model)
     trainer = Trainer(config, run_dir, data, model, device, evaluator=evaluator)
     start = trainer.resume() if resuming else 0
     write_json(run_dir / CONFIG_FILE, run_record(config, model.config, data))

@@ -7,17 +7,22 @@ states, so stopping and resuming continues the very same run.
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+import torch.nn.functional as F
 
+from ganforge.augment import DiffAugment
 from ganforge.config import TrainConfig
 from ganforge.data.base import ImageData
 from ganforge.losses import create_loss
 from ganforge.models.base import GAN
+from ganforge.regularizers import clip_weights, gradient_penalty, r1_penalty
 from ganforge.report.images import save_grid
 from ganforge.training.batches import BatchOrder
 from ganforge.training.checkpoint import STATE_FILE, Checkpoint, latest_checkpoint, load_checkpoint, read_state, save_checkpoint
@@ -32,6 +37,38 @@ if TYPE_CHECKING:
 NOISE_SEED_OFFSET = 1
 GRID_SEED_OFFSET = 2
 EVAL_SEED_OFFSET = 3  # the fixed noise of --eval-every samples
+REGULARIZER_SEED_OFFSET = 4  # DiffAugment and gradient-penalty draws
+
+
+def make_optimizer(config: TrainConfig, parameters: Iterator[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
+    """Adam (with the config's betas) or RMSprop, as the config names."""
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=lr)
+    assert config.beta1 is not None and config.beta2 is not None
+    return torch.optim.Adam(parameters, lr=lr, betas=(config.beta1, config.beta2))
+
+
+def grid_layout(num_classes: int, grid_size: int) -> tuple[int, int]:
+    """(images, columns) of a sample grid: a square-ish grid, or for a
+    conditional model one row per class."""
+    if not num_classes:
+        return grid_size, max(1, math.ceil(math.sqrt(grid_size)))
+    columns = max(1, grid_size // num_classes)
+    return columns * num_classes, columns
+
+
+def grid_labels(num_classes: int, grid_size: int) -> torch.Tensor | None:
+    """Row r of a conditional grid shows class r."""
+    if not num_classes:
+        return None
+    images, columns = grid_layout(num_classes, grid_size)
+    return torch.arange(images) // columns
+
+
+# EMA decay ramps up from ~0.1 so the average forgets the random initial weights
+# quickly (the num_updates rule of TensorFlow's ExponentialMovingAverage).
+def ema_decay(target: float, step: int) -> float:
+    return min(target, (1.0 + step) / (10.0 + step))
 
 
 class Trainer:
@@ -53,15 +90,20 @@ class Trainer:
         self.model = model.to(device)
         self.loss = create_loss(config.loss, config.label_smoothing)
         self.real_target = 1.0 - config.label_smoothing
-        betas = (config.beta1, config.beta2)
         self.optimizers = {
-            "g": torch.optim.Adam(model.generator.parameters(), lr=config.lr_g, betas=betas),
-            "d": torch.optim.Adam(model.discriminator.parameters(), lr=config.lr_d, betas=betas),
+            "g": make_optimizer(config, model.generator.parameters(), config.lr_g),
+            "d": make_optimizer(config, model.discriminator.parameters(), config.lr_d),
         }
         self.batches = BatchOrder(len(data), config.batch_size, config.seed, device)
         self.noise = torch.Generator(device).manual_seed(config.seed + NOISE_SEED_OFFSET)
+        # DiffAugment's and the gradient penalty's random draws.
+        self.regularizer_rng = torch.Generator(device).manual_seed(config.seed + REGULARIZER_SEED_OFFSET)
+        self.augment = DiffAugment(config.diffaugment, self.regularizer_rng) if config.diffaugment else None
         grid = torch.Generator().manual_seed(config.seed + GRID_SEED_OFFSET)
-        self.grid_noise = torch.randn(config.grid_size, model.z_dim, generator=grid).to(device)
+        grid_images, self.grid_columns = grid_layout(model.num_classes, config.grid_size)
+        self.grid_noise = model.sample_noise(grid_images, generator=grid, device=torch.device("cpu")).to(device)
+        labels = grid_labels(model.num_classes, config.grid_size)
+        self.grid_labels = None if labels is None else labels.to(device)
         self.step = 0
         self._d_step_in_step = 0  # which of the step's k D updates is running
         self.stop_requested = False
@@ -74,29 +116,51 @@ class Trainer:
         self._d_step_in_step += 1
         return self.data.batch(self.batches.indices(number))
 
+    def augmented(self, images: Any) -> Any:
+        return self.augment(images) if self.augment is not None else images
+
+    def class_loss(self, class_logits: torch.Tensor | None, labels: torch.Tensor | None) -> torch.Tensor | float:
+        """AC-GAN's auxiliary term: cross-entropy of D's class prediction (0 otherwise)."""
+        if class_logits is None or labels is None:
+            return 0.0
+        return F.cross_entropy(class_logits, labels)
+
     def d_step(self, real: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
-        model, batch = self.model, real.shape[0]
+        cfg, model = self.config, self.model
         with torch.no_grad():
-            fake = model.generate(model.sample_noise(batch, generator=self.noise), labels)
+            fake = model.training_fake(real, labels, self.noise)
+        if cfg.r1:
+            real.requires_grad_(True)
         # Real and fake go through D as separate batches, so batch norm never
         # mixes their statistics (Radford et al.; "ganhacks").
-        real_logits = model.discriminate(real, labels)
-        fake_logits = model.discriminate(fake, labels)
+        real_logits, real_classes = model.discriminate_with_classes(self.augmented(real), labels)
+        fake_logits, fake_classes = model.discriminate_with_classes(self.augmented(fake), labels)
         loss = self.loss.d_loss(real_logits, fake_logits, self.real_target)
+        loss = loss + self.class_loss(real_classes, labels) + self.class_loss(fake_classes, labels)
+        if cfg.gp:
+            critic = lambda images: model.discriminate(images, labels)
+            loss = loss + cfg.gp * gradient_penalty(critic, real, fake, self.regularizer_rng)
+        if cfg.r1:
+            loss = loss + cfg.r1 * r1_penalty(real_logits, real)
         self.optimizers["d"].zero_grad(set_to_none=True)
         loss.backward()
         self.optimizers["d"].step()
+        if cfg.clip:
+            clip_weights(model.discriminator, cfg.clip)
         return loss.detach(), torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
 
-    def g_step(self, labels: torch.Tensor | None) -> torch.Tensor:
+    def g_step(self, real: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         model = self.model
         model.discriminator.requires_grad_(False)  # D frozen: no gradients for its weights
-        fake = model.generate(model.sample_noise(self.config.batch_size, generator=self.noise), labels)
-        loss = self.loss.g_loss(model.discriminate(fake, labels))
+        fake = model.training_fake(real.detach(), labels, self.noise)
+        logits, classes = model.discriminate_with_classes(self.augmented(fake), labels)
+        loss = self.loss.g_loss(logits) + self.class_loss(classes, labels)
         self.optimizers["g"].zero_grad(set_to_none=True)
         loss.backward()
         self.optimizers["g"].step()
         model.discriminator.requires_grad_(True)
+        if self.config.ema:
+            model.update_ema(ema_decay(self.config.ema, self.step))
         return loss.detach()
 
     def train_step(self) -> torch.Tensor:
@@ -105,7 +169,7 @@ class Trainer:
         for _ in range(self.config.d_steps):
             real, labels = self.next_batch()
             loss_d, d_real, d_fake = self.d_step(real, labels)
-        loss_g = self.g_step(labels)
+        loss_g = self.g_step(real, labels)
         return torch.stack([loss_d, loss_g, d_real, d_fake])
 
     # -- the loop -----------------------------------------------------------
@@ -151,12 +215,16 @@ class Trainer:
     @torch.no_grad()
     def save_sample_grid(self) -> Path:
         self.model.eval()
-        images = self.model.generate(self.grid_noise)
+        images = self.model.generate(self.grid_noise, self.grid_labels, ema=True)
         self.model.train()
-        return save_grid(self.run_dir / "samples" / f"step-{self.step:08d}.png", images)
+        return save_grid(self.run_dir / "samples" / f"step-{self.step:08d}.png", images, nrow=self.grid_columns)
 
     def rng_states(self) -> dict[str, torch.Tensor]:
-        states = {"torch_cpu": torch.get_rng_state(), "noise": self.noise.get_state()}
+        states = {
+            "torch_cpu": torch.get_rng_state(),
+            "noise": self.noise.get_state(),
+            "regularizers": self.regularizer_rng.get_state(),
+        }
         if self.device.type == "cuda":
             states["torch_cuda"] = torch.cuda.get_rng_state(self.device)
         return states
@@ -181,6 +249,8 @@ class Trainer:
         self.best_fid = self._saved_best_fid()
         torch.set_rng_state(restored.rng_states["torch_cpu"])
         self.noise.set_state(restored.rng_states["noise"])
+        if "regularizers" in restored.rng_states:  # absent from checkpoints of older versions
+            self.regularizer_rng.set_state(restored.rng_states["regularizers"])
         if self.device.type == "cuda" and "torch_cuda" in restored.rng_states:
             torch.cuda.set_rng_state(restored.rng_states["torch_cuda"], self.device)
         return self.step

@@ -1,0 +1,138 @@
+"""Every GAN family on one data set for a fixed CPU budget, scored on classifier features.
+
+    python -m benchmarks.families --data mnist --seconds 150 --threads 2
+    python -m benchmarks.families --data cifar10 --seconds 90 --models dcgan,sngan
+
+For each model: train for `--seconds` of wall-clock time (the run folder is
+kept under runs/family-<model>-<data>), then score `--n` samples against the
+real data with the data set's trained classifier (ganforge's `classifier`
+extractor): FID, IS, classes covered, and for conditional models the share of
+samples of class K that the classifier labels K. Results go to
+benchmarks/results/families_<data>_<model>.json and a markdown table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from typing import Any
+
+import torch
+
+from benchmarks.common import RESULTS, ROOT, SHARED_DATA, build_trainer, write_result
+from ganforge.config import TrainConfig
+from ganforge.data.base import to_uint8
+from ganforge.io import write_json
+from ganforge.metrics import Evaluator
+from ganforge.metrics.features import extract_features
+from ganforge.models import GAN, MODELS
+from ganforge.training import run_record
+
+DATA_ROOTS = {"mnist": SHARED_DATA / "mnist", "cifar10": SHARED_DATA / "cifar10"}
+DATA_SPLITS = {"cifar10": "test"}
+
+# CPU-sized widths: the paper widths (e.g. SNGAN's 256/128 channels) would
+# manage a few dozen steps in the budget. Everything else is the model's
+# paper default (loss, optimizer, learning rates, D steps, regularisers).
+CPU_OPTIONS: dict[str, dict[str, Any]] = {
+    "sngan": {"g_ch": 64, "d_ch": 64},
+    "cgan-pd": {"g_ch": 64, "d_ch": 64},
+    "acgan": {"g_ch": 64, "d_ch": 64},
+    "lapgan": {"coarse_g_hidden": 600, "coarse_d_hidden": 300, "ch": 32},
+}
+
+
+def train_for(config: TrainConfig, seconds: float) -> tuple[Any, float]:
+    run_dir = ROOT / config.runs_dir / config.run_name()
+    shutil.rmtree(run_dir, ignore_errors=True)
+    trainer = build_trainer(config, run_dir)
+    write_json(run_dir / "config.json", run_record(trainer.config, trainer.model.config, trainer.data))
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        trainer.train_step()
+        trainer.step += 1
+    elapsed = time.perf_counter() - start
+    trainer.save_checkpoint()
+    trainer.save_sample_grid()
+    return trainer, elapsed
+
+
+@torch.no_grad()
+def requested_class_accuracy(model: GAN, evaluator: Evaluator, per_class: int, seed: int) -> float:
+    """Share of samples generated for class K that the classifier labels K."""
+    labels = torch.arange(model.num_classes).repeat_interleave(per_class)
+    images = model.sample_images(model.seeded_noise(len(labels), seed), labels, convert=to_uint8)
+    features = extract_features(evaluator.extractor, images, evaluator.device, what="fake images")
+    assert features.logits is not None
+    return (features.logits.argmax(1).cpu() == labels).float().mean().item()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="mnist", choices=sorted(DATA_ROOTS))
+    parser.add_argument("--seconds", type=float, default=150)
+    parser.add_argument("--models", default=",".join(MODELS.names()))
+    parser.add_argument("--n", type=int, default=5000, help="samples scored per model")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ema", type=float, default=0.0, help="EMA decay for every model (0: the model's default, off)")
+    parser.add_argument("--tag", default="", help="suffix of the run and result names")
+    parser.add_argument("--report", action="store_true", help="only print the table of the saved results for --data")
+    args = parser.parse_args()
+    if args.report:
+        saved = [json.loads(path.read_text()) for path in sorted(RESULTS.glob(f"families_{args.data}_*.json"))]
+        print_table([r for r in saved if r.get("tag", "") == args.tag])
+        return
+    torch.set_num_threads(args.threads)
+
+    rows = []
+    for name in args.models.split(","):
+        config = TrainConfig(
+            data=args.data, data_root=str(DATA_ROOTS[args.data]), data_split=DATA_SPLITS.get(args.data),
+            model=name, model_options=CPU_OPTIONS.get(name, {}), ema=args.ema, steps=10**9, batch_size=64,
+            run=f"family-{name}-{args.data}{args.tag}", device="cpu", tensorboard=False, progress=False,
+        )
+        trainer, elapsed = train_for(config, args.seconds)
+        evaluator = Evaluator.create(["fid", "is", "modes"], trainer.data, torch.device("cpu"), extractor="classifier")
+        result = evaluator.evaluate_model(trainer.model, args.n, seed=0)
+        record: dict[str, Any] = {
+            "benchmark": "families",
+            "model": name,
+            "data": args.data,
+            "options": config.model_options,
+            "ema": args.ema,
+            "tag": args.tag,
+            "seconds": elapsed,
+            "steps": trainer.step,
+            "steps_per_second": trainer.step / elapsed,
+            "d_steps": trainer.config.d_steps,
+            "samples": args.n,
+            "extractor": result.extractor,
+            **result.metrics,
+            "run_dir": str(trainer.run_dir.relative_to(ROOT)),
+        }
+        if trainer.model.conditional:
+            record["requested_class_accuracy"] = requested_class_accuracy(trainer.model, evaluator, args.n // trainer.model.num_classes, seed=1)
+        record["command"] = f"python -m benchmarks.families --data {args.data} --seconds {int(args.seconds)} --models {name} --threads {args.threads}" + (f" --ema {args.ema}" if args.ema else "") + (f" --tag={args.tag}" if args.tag else "")
+        write_result(f"families_{args.data}_{name}{args.tag}", record)
+        rows.append(record)
+
+    print_table(rows)
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print("| model | CPU widths | seconds | steps | steps/s | FID | IS | classes covered | class KL | requested class |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        accuracy = f"{100 * r['requested_class_accuracy']:.1f}%" if "requested_class_accuracy" in r else "-"
+        options = " ".join(f"{k}={v}" for k, v in r["options"].items()) or "paper"
+        name = r["model"] + (f" (EMA {r['ema']})" if r.get("ema") else "")
+        print(
+            f"| {name} | {options} | {r['seconds']:.0f} | {r['steps']} | {r['steps_per_second']:.2f} | {r['fid']:.2f} | {r['is']:.2f} "
+            f"| {r['modes']:.0f} / {r['modes_total']:.0f} | {r['modes_kl']:.2f} | {accuracy} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
