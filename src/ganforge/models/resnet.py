@@ -357,7 +357,7 @@ def _check_classes(model: str, num_classes: int) -> None:
 def sngan(
     *,
     image_shape: tuple[int, int, int],
-    z_dim: int = 128,
+    z_dim: int = 100,  # create_model always passes --z-dim (SNGAN used 128: --z-dim 128)
     g_ch: int = 256,
     d_ch: int = 128,
 ) -> GAN:
@@ -408,7 +408,7 @@ def cgan_pd(
     *,
     image_shape: tuple[int, int, int],
     num_classes: int,
-    z_dim: int = 128,
+    z_dim: int = 100,  # create_model always passes --z-dim (SNGAN used 128: --z-dim 128)
     g_ch: int = 256,
     d_ch: int = 128,
 ) -> GAN:
@@ -423,7 +423,7 @@ def acgan(
     *,
     image_shape: tuple[int, int, int],
     num_classes: int,
-    z_dim: int = 128,
+    z_dim: int = 100,  # create_model always passes --z-dim (SNGAN used 128: --z-dim 128)
     g_ch: int = 256,
     d_ch: int = 128,
 ) -> GAN:
