@@ -2,35 +2,42 @@
 
     python -m benchmarks.families --data mnist --seconds 150 --threads 2
     python -m benchmarks.families --data cifar10 --seconds 90 --models dcgan,sngan
+    python -m benchmarks.families --data mnist --seconds 120 --models acgan --device cuda --widths paper
 
 For each model: train for `--seconds` of wall-clock time (the run folder is
 kept under runs/family-<model>-<data>), then score `--n` samples against the
 real data with the data set's trained classifier (ganforge's `classifier`
 extractor): FID, IS, classes covered, and for conditional models the share of
 samples of class K that the classifier labels K. Results go to
-benchmarks/results/families_<data>_<model>.json and a markdown table is printed.
+benchmarks/results/families_<data>_<model><tag>.json and a markdown table is
+printed. `--widths cpu` (the default) shrinks the ResNet and LAPGAN models to
+fit a CPU budget; `--widths paper` keeps the paper's widths (for GPU runs).
+`$GANFORGE_BENCH_DATA` points at another copy of ../shared/data.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from benchmarks.common import RESULTS, ROOT, SHARED_DATA, build_trainer, write_result
-from ganforge.config import TrainConfig
+from ganforge.config import TrainConfig, parse_options
 from ganforge.data.base import to_uint8
 from ganforge.io import write_json
 from ganforge.metrics import Evaluator
 from ganforge.metrics.features import extract_features
-from ganforge.models import GAN, MODELS
+from ganforge.models import GAN, image_models
 from ganforge.training import run_record
 
-DATA_ROOTS = {"mnist": SHARED_DATA / "mnist", "cifar10": SHARED_DATA / "cifar10"}
+DATA_DIR = Path(os.environ.get("GANFORGE_BENCH_DATA", SHARED_DATA))
+DATA_ROOTS = {"mnist": DATA_DIR / "mnist", "cifar10": DATA_DIR / "cifar10"}
 DATA_SPLITS = {"cifar10": "test"}
 
 # CPU-sized widths: the paper widths (e.g. SNGAN's 256/128 channels) would
@@ -73,10 +80,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="mnist", choices=sorted(DATA_ROOTS))
     parser.add_argument("--seconds", type=float, default=150)
-    parser.add_argument("--models", default=",".join(MODELS.names()))
+    parser.add_argument("--models", default=",".join(image_models()))
     parser.add_argument("--n", type=int, default=5000, help="samples scored per model")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (training and scoring)")
+    parser.add_argument("--widths", default="cpu", choices=["cpu", "paper"], help="cpu: the CPU_OPTIONS widths; paper: the model's own")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("-O", "--model-option", dest="model_options", action="append", metavar="KEY=VALUE", help="extra model option for every model (repeatable)")
+    parser.add_argument("--train-option", dest="train_options", action="append", metavar="KEY=VALUE", help="TrainConfig field for every model, e.g. lr_g=1e-3 (repeatable)")
     parser.add_argument("--ema", type=float, default=0.0, help="EMA decay for every model (0: the model's default, off)")
+    parser.add_argument("--diffaugment", default="", help="DiffAugment policy for every model, e.g. translation,cutout")
     parser.add_argument("--tag", default="", help="suffix of the run and result names")
     parser.add_argument("--report", action="store_true", help="only print the table of the saved results for --data")
     args = parser.parse_args()
@@ -85,16 +98,19 @@ def main() -> None:
         print_table([r for r in saved if r.get("tag", "") == args.tag])
         return
     torch.set_num_threads(args.threads)
+    # Fixed input shapes: let cuDNN pick its fastest convolution algorithms.
+    torch.backends.cudnn.benchmark = True
 
     rows = []
     for name in args.models.split(","):
         config = TrainConfig(
             data=args.data, data_root=str(DATA_ROOTS[args.data]), data_split=DATA_SPLITS.get(args.data),
-            model=name, model_options=CPU_OPTIONS.get(name, {}), ema=args.ema, steps=10**9, batch_size=64,
-            run=f"family-{name}-{args.data}{args.tag}", device="cpu", tensorboard=False, progress=False,
+            model=name, model_options={**(CPU_OPTIONS.get(name, {}) if args.widths == "cpu" else {}), **parse_options(args.model_options)},
+            ema=args.ema, diffaugment=args.diffaugment, steps=10**9, batch_size=args.batch_size, run=f"family-{name}-{args.data}{args.tag}", device=args.device,
+            tensorboard=False, progress=False, **parse_options(args.train_options),
         )
         trainer, elapsed = train_for(config, args.seconds)
-        evaluator = Evaluator.create(["fid", "is", "modes"], trainer.data, torch.device("cpu"), extractor="classifier")
+        evaluator = Evaluator.create(["fid", "is", "modes"], trainer.data, trainer.device, extractor="classifier")
         result = evaluator.evaluate_model(trainer.model, args.n, seed=0)
         record: dict[str, Any] = {
             "benchmark": "families",
@@ -102,11 +118,15 @@ def main() -> None:
             "data": args.data,
             "options": config.model_options,
             "ema": args.ema,
+            "diffaugment": args.diffaugment,
+            "train_options": parse_options(args.train_options),
             "tag": args.tag,
             "seconds": elapsed,
             "steps": trainer.step,
             "steps_per_second": trainer.step / elapsed,
             "d_steps": trainer.config.d_steps,
+            "batch_size": args.batch_size,
+            "device": str(trainer.device),
             "samples": args.n,
             "extractor": result.extractor,
             **result.metrics,
@@ -114,11 +134,31 @@ def main() -> None:
         }
         if trainer.model.conditional:
             record["requested_class_accuracy"] = requested_class_accuracy(trainer.model, evaluator, args.n // trainer.model.num_classes, seed=1)
-        record["command"] = f"python -m benchmarks.families --data {args.data} --seconds {int(args.seconds)} --models {name} --threads {args.threads}" + (f" --ema {args.ema}" if args.ema else "") + (f" --tag={args.tag}" if args.tag else "")
+        record["command"] = command_line(args, name)
         write_result(f"families_{args.data}_{name}{args.tag}", record)
         rows.append(record)
 
     print_table(rows)
+
+
+def command_line(args: argparse.Namespace, name: str) -> str:
+    """The command that reproduces one model's row."""
+    parts = [f"python -m benchmarks.families --data {args.data} --seconds {int(args.seconds)} --models {name} --threads {args.threads}"]
+    if args.device != "cpu":
+        parts.append(f"--device {args.device}")
+    if args.widths != "cpu":
+        parts.append(f"--widths {args.widths}")
+    if args.batch_size != 64:
+        parts.append(f"--batch-size {args.batch_size}")
+    parts += [f"-O {item}" for item in args.model_options or []]
+    parts += [f"--train-option {item}" for item in args.train_options or []]
+    if args.ema:
+        parts.append(f"--ema {args.ema}")
+    if args.diffaugment:
+        parts.append(f"--diffaugment {args.diffaugment}")
+    if args.tag:
+        parts.append(f"--tag={args.tag}")
+    return " ".join(parts)
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:

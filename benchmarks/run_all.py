@@ -20,6 +20,8 @@ COMMANDS = [
     ["benchmarks.families", "--data", "mnist", "--seconds", "600", "--models", "dcgan", "--ema", "0.999", "--tag=-ema-10min", "--threads", "2"],
     ["benchmarks.families", "--data", "mnist", "--seconds", "150", "--threads", "2"],
     ["benchmarks.families", "--data", "cifar10", "--seconds", "90", "--threads", "2"],
+    ["benchmarks.mode_collapse", "--data", "ring,grid", "--seeds", "0,1", "--steps", "5000", "--threads", "2"],
+    ["benchmarks.stacked_mnist", "--seconds", "300", "--threads", "2"],
 ]
 
 

@@ -39,6 +39,7 @@ TINY: dict[str, dict[str, Any]] = {
     "cgan-pd": {"g_ch": 16, "d_ch": 16},
     "acgan": {"g_ch": 16, "d_ch": 16},
     "lapgan": {"coarse_g_hidden": 64, "coarse_d_hidden": 32, "ch": 8},
+    "toy-mlp": {"g_hidden": 16, "g_layers": 2, "d_hidden": 16, "d_layers": 2},
 }
 
 

@@ -14,17 +14,18 @@ import pytest
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.models import MODELS, create_model, is_conditional
+from ganforge.models import MODELS, create_model, is_conditional, takes_points
 from ganforge.pipeline import load
 from ganforge.training import train
 from tests.conftest import TINY
 
 
 def family_config(tmp_path: Path, name: str, **overrides: Any) -> dict[str, Any]:
-    """Three steps of model `name` on the digits upscaled to 32x32 (a size every model takes)."""
+    """Three steps of model `name` on the digits upscaled to 32x32 (a size every
+    image model takes), or for a point model on the 2-D ring."""
+    data = {"data": "ring"} if takes_points(name) else {"data": "digits", "image_size": 32}
     return {
-        "data": "digits",
-        "image_size": 32,
+        **data,
         "model": name,
         "model_options": TINY.get(name, {}),
         "steps": 3,
@@ -58,9 +59,12 @@ def test_every_model_trains_and_survives_a_save_load_round_trip(name: str, tmp_p
     reloaded = load(trained.run_dir, device="cpu")
     assert reloaded.step == 3
     assert torch.equal(trained.sample(6, seed=4), reloaded.sample(6, seed=4))
-    images = reloaded.sample(6, seed=4)
-    assert images.shape == (6, 1, 32, 32)
-    assert torch.isfinite(images).all() and images.abs().max() <= 1
+    samples = reloaded.sample(6, seed=4)
+    assert torch.isfinite(samples).all()
+    if takes_points(name):
+        assert samples.shape == (6, 2)
+    else:
+        assert samples.shape == (6, 1, 32, 32) and samples.abs().max() <= 1
     assert (trained.run_dir / "samples" / "step-00000003.png").is_file()
 
 

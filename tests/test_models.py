@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.models import MODELS, create_model, from_config, is_conditional, list_models
+from ganforge.models import MODELS, create_model, from_config, image_models, is_conditional, list_models, takes_points
+from ganforge.models.registry import POINT_MODELS
 from tests.conftest import TINY
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64)]
@@ -18,7 +19,7 @@ def classes_for(name: str) -> int:
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("name", MODELS.names())
+@pytest.mark.parametrize("name", image_models())
 def test_generator_and_discriminator_shapes(name: str, shape: tuple[int, int, int]) -> None:
     torch.manual_seed(0)
     try:
@@ -39,9 +40,21 @@ def test_generator_and_discriminator_shapes(name: str, shape: tuple[int, int, in
     assert torch.isfinite(logits).all()
 
 
+@pytest.mark.parametrize("name", sorted(POINT_MODELS))
+def test_point_models_make_points_and_refuse_images(name: str) -> None:
+    model = create_model(name, image_shape=(2,), z_dim=3, **TINY.get(name, {}))
+    points = model.generate(model.sample_noise(5))
+    assert points.shape == (5, 2)
+    logits = model.discriminate(points)
+    assert logits.shape == (5,) and torch.isfinite(logits).all()
+    with pytest.raises(GanforgeError, match="points"):
+        create_model(name, image_shape=(1, 28, 28))
+
+
 @pytest.mark.parametrize("name", MODELS.names())
 def test_from_config_rebuilds_the_same_architecture(name: str) -> None:
-    model = create_model(name, image_shape=(1, 28, 28), z_dim=20, num_classes=classes_for(name), **TINY.get(name, {}))
+    shape = (2,) if takes_points(name) else (1, 28, 28)
+    model = create_model(name, image_shape=shape, z_dim=20, num_classes=classes_for(name), **TINY.get(name, {}))
     rebuilt = from_config(model.config)
     assert {k: v.shape for k, v in model.state_dict().items()} == {k: v.shape for k, v in rebuilt.state_dict().items()}
     assert rebuilt.config == model.config

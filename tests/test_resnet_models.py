@@ -201,14 +201,10 @@ def test_sngan_refuses_labels_and_conditional_generators_need_them() -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_paper_training_defaults_and_options(name: str) -> None:
     model = build(name)
-    assert model.training_defaults == {
-        "loss": "hinge",
-        "lr_g": 2e-4,
-        "lr_d": 2e-4,
-        "beta1": 0.0,
-        "beta2": 0.9,
-        "d_steps": 5,
-    }
+    sngan_recipe = {"loss": "hinge", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.0, "beta2": 0.9, "d_steps": 5}
+    # AC-GAN takes one D step per G step, with SAGAN's two time-scale rates.
+    expected = {**sngan_recipe, "d_steps": 1, "lr_d": 4e-4, "lr_g": 1e-4} if name == "acgan" else sngan_recipe
+    assert model.training_defaults == expected
     assert model.config["options"] == SMALL
     rebuilt = from_config(model.config)
     shapes = {k: v.shape for k, v in model.state_dict().items()}

@@ -42,8 +42,9 @@ def test_a_run_writes_config_metrics_samples_and_checkpoints(make_config: MakeCo
     train_records = [r for r in read_metrics(run) if r["kind"] == "train"]
     assert [r["step"] for r in train_records] == [1, 2, 3, 4, 5, 6]
     for record in train_records:
-        assert set(record) == {"kind", "step", "loss_d", "loss_g", "d_real", "d_fake", "sec_per_step"}
+        assert set(record) == {"kind", "step", "loss_d", "loss_g", "d_real", "d_fake", "diversity", "sec_per_step"}
         assert 0 < record["d_real"] < 1 and 0 < record["d_fake"] < 1 and record["sec_per_step"] > 0
+        assert record["diversity"] > 0
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-00000003.png", "step-00000006.png"]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-00000003", "step-00000006"]
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))

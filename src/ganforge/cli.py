@@ -75,6 +75,10 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     reg.add_argument("--gp", type=float, metavar="LAMBDA", default=S, help="gradient penalty weight (WGAN-GP; default: the model's, 10 for wgan-gp, else off)")
     reg.add_argument("--r1", type=float, metavar="GAMMA", default=S, help="R1 penalty weight on real data (default: 0, off)")
     reg.add_argument("--spectral-norm", dest="spectral_norm", action="store_true", default=S, help="spectrally normalise every layer of D")
+    reg.add_argument("--pack", type=int, metavar="M", default=S, help="PacGAN: D judges packs of M samples stacked on the channel axis (Lin 2018; default: 1, off; unconditional models)")
+    reg.add_argument("--minibatch-std", dest="minibatch_std", action="store_true", default=S, help="append the minibatch standard deviation to D's input as one channel (Karras 2018, ProGAN)")
+    reg.add_argument("--minibatch-disc", dest="minibatch_disc", type=int, metavar="B", default=S, help="minibatch discrimination: append B similarity features to D's input (Salimans 2016; default: 0, off)")
+    reg.add_argument("--unroll", type=int, metavar="K", default=S, help="Unrolled GAN: G's loss against D after K differentiable Adam updates (Metz 2017; default: 0, off)")
     reg.add_argument("--diffaugment", metavar="POLICY", default=S, help="DiffAugment on real and fake images: comma list of translation, cutout, color")
     reg.add_argument("--ema", type=float, metavar="DECAY", default=S, help="keep a moving average of G's weights (e.g. 0.999) for sampling and evaluation (default: 0, off)")
     game.add_argument("--seed", type=int, default=S, help="fixes data order, noise and initialisation (default: 0)")
@@ -191,6 +195,23 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from ganforge.diagnose import DIAGNOSIS_FILE, diagnose_run
+
+    diagnosis = diagnose_run(args.run, args.n, checkpoint=args.checkpoint, seed=args.seed, device=args.device, runs_dir=args.runs_dir)
+    print(diagnosis.report())
+    if args.json:
+        print(json.dumps(diagnosis.record()))
+    print(f"(saved in {DIAGNOSIS_FILE} of the run folder)")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    out = _load(args).save_plot(args.out, args.n, seed=args.seed)
+    print(f"wrote a plot of {args.n} samples to {out}")
+    return 0
+
+
 def cmd_interpolate(args: argparse.Namespace) -> int:
     out = _load(args).save_interpolation(args.out, walks=args.n, keyframes=args.keyframes, frames=args.frames, seed=args.seed)
     print(f"wrote a latent walk ({args.n} walks, {args.keyframes} keyframes) to {out}")
@@ -296,13 +317,38 @@ def build_parser() -> Parser:
     _add_train_options(p)
     p.set_defaults(handler=cmd_train)
 
-    p = sub.add_parser("sample", help="write samples of a trained run", description="Write samples: OUT.npz (uint8 N x H x W x C), OUT.png (one grid) or a folder of PNGs.", formatter_class=_formatter)
+    p = sub.add_parser("sample", help="write samples of a trained run", description="Write samples: OUT.npz (uint8 N x H x W x C), OUT.png (one grid) or a folder of PNGs. Point models (ring, grid) write OUT.npz (key 'points') or an OUT.png scatter plot.", formatter_class=_formatter)
     _add_run_argument(p)
     p.add_argument("--n", type=int, default=64, help="number of samples")
     p.add_argument("--out", required=True, help="OUT.npz, OUT.png, or a folder")
     p.add_argument("--class", dest="class_index", type=int, metavar="K", default=None, help="conditional models: generate class K only (default: every class; a .png grid gets one row per class)")
     p.add_argument("--levels", action="store_true", help="LAPGAN: write one grid per pyramid level, OUT-level0.png (coarsest) ... ")
     p.set_defaults(handler=cmd_sample)
+
+    p = sub.add_parser(
+        "diagnose",
+        help="check a run for mode collapse and an unbalanced game",
+        description="Measure mode coverage, sample diversity (pairwise distances against real data), D's accuracy on real "
+        "and generated batches, and the gradient norms of G and D; then say in words what they show. Saved as RUN/diagnosis.json.",
+        formatter_class=_formatter,
+    )
+    _add_run_argument(p)
+    p.add_argument("--n", type=int, default=2000, help="generated samples to measure")
+    p.add_argument("--json", action="store_true", help="also print the result as one JSON line")
+    p.set_defaults(handler=cmd_diagnose)
+
+    p = sub.add_parser(
+        "plot",
+        help="picture a run's samples to spot mode collapse",
+        description="Point data (ring, grid): generated points over the real ones, with a circle of 3 standard deviations "
+        "around each mode. Images: a grid with one row per class (the requested class for a conditional model, "
+        "else the class the data set's classifier sees; grey cells mark missing samples).",
+        formatter_class=_formatter,
+    )
+    _add_run_argument(p)
+    p.add_argument("--n", type=int, default=2500, help="number of samples (points; for images about 100 is readable)")
+    p.add_argument("--out", required=True, help="OUT.png")
+    p.set_defaults(handler=cmd_plot)
 
     p = sub.add_parser("interpolate", help="write a latent-space walk (GIF)", description="Walk through latent space along great circles between random codes.", formatter_class=_formatter)
     _add_run_argument(p)

@@ -87,6 +87,11 @@ class TrainConfig:
     spectral_norm: bool = False  # spectral normalisation of every layer of D
     diffaugment: str = ""  # DiffAugment policy, e.g. "translation,cutout,color"
     ema: float = 0.0  # decay of a moving average of G's weights, e.g. 0.999
+    # Mode-collapse remedies (ganforge.remedies; 1 / False / 0: off).
+    pack: int = 1  # PacGAN: D judges packs of M samples
+    minibatch_std: bool = False  # ProGAN's minibatch standard deviation channel
+    minibatch_disc: int = 0  # minibatch discrimination with B kernels
+    unroll: int = 0  # Unrolled GAN: G's loss against D after K more updates
     seed: int = 0
     device: str = "auto"
     # The run folder.
@@ -129,6 +134,15 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise GanforgeError(f"--{name} must be 0 (off) or positive, got {value}")
+        if self.pack < 1:
+            raise GanforgeError(f"--pack must be at least 1 (1: off), got {self.pack}")
+        if self.batch_size % self.pack:
+            raise GanforgeError(
+                f"--batch-size {self.batch_size} is not divisible by --pack {self.pack}: D judges packs of {self.pack} samples"
+            )
+        for name in ("minibatch_disc", "unroll"):
+            if getattr(self, name) < 0:
+                raise GanforgeError(f"--{name.replace('_', '-')} must be 0 (off) or positive, got {getattr(self, name)}")
         if not 0.0 <= self.ema < 1.0:
             raise GanforgeError(f"--ema must be a decay in [0, 1) (0: off; 0.999 is typical), got {self.ema}")
         if self.optimizer is not None and self.optimizer not in OPTIMIZERS:

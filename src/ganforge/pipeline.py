@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 
+from ganforge.data.base import ImageData
+from ganforge.data.points import PointData
 from ganforge.device import resolve_device
 from ganforge.errors import GanforgeError
+from ganforge.io import atomic_path
 from ganforge.models import GAN, from_config
+from ganforge.report.classes import classify_images, save_class_rows
 from ganforge.report.images import image_grid, save_gif, save_grid, write_samples
+from ganforge.report.scatter import save_scatter
 from ganforge.training.checkpoint import checkpoint_dir, checkpoint_step, latest_checkpoint, list_checkpoints, load_weights
 from ganforge.training.rundir import best_root, checkpoints_root, find_run, read_run_config
 
@@ -39,11 +46,27 @@ class GANPipeline:
         run_dir: Path | None = None,
         step: int | None = None,
         class_names: list[str] | None = None,
+        train_config: dict[str, Any] | None = None,
     ) -> None:
         self.model = model.eval()
         self.run_dir = run_dir
         self.step = step
         self.class_names = class_names
+        self.train_config = train_config  # the run's training settings: where its data came from
+
+    @property
+    def generates_points(self) -> bool:
+        """Whether samples are points (N x D), as for the 2-D ring and grid."""
+        return len(self.model.image_shape) == 1
+
+    def training_data(self) -> ImageData | PointData:
+        """The data the run was trained on, loaded again from its saved settings."""
+        from ganforge.config import TrainConfig
+        from ganforge.training import load_training_data
+
+        if self.train_config is None:
+            raise GanforgeError("this generator was not loaded from a run folder, so its training data is unknown")
+        return load_training_data(TrainConfig.from_dict(self.train_config))
 
     @classmethod
     def from_run(
@@ -70,7 +93,13 @@ class GANPipeline:
                 raise GanforgeError(f"run {run_dir} has no checkpoint at step {checkpoint} (steps saved: {steps})")
         model = from_config(saved["model"])
         load_weights(path, model)
-        return cls(model.to(resolve_device(device)), run_dir=run_dir, step=checkpoint_step(path), class_names=saved["data"].get("class_names"))
+        return cls(
+            model.to(resolve_device(device)),
+            run_dir=run_dir,
+            step=checkpoint_step(path),
+            class_names=saved["data"].get("class_names"),
+            train_config=saved["train"],
+        )
 
     @property
     def device(self) -> torch.device:
@@ -116,11 +145,50 @@ class GANPipeline:
         out = Path(out)
         if n < 1:
             raise GanforgeError(f"--n must be at least 1, got {n}")
+        if self.generates_points:
+            if class_index is not None:
+                raise GanforgeError(f"--class does not apply to model '{self.model.config.get('name')}': it is unconditional")
+            return self.save_points(out, n, seed)
         if out.suffix.lower() == ".png" and self.model.conditional and class_index is None:
             per_class = max(1, n // self.model.num_classes)
             return save_grid(out, self.class_grid(per_class, seed), nrow=per_class)
         labels = self.class_labels(n, seed, class_index)
         return write_samples(out, self.generate(self.noise(n, seed), labels), labels)
+
+    def save_points(self, out: Path, n: int, seed: int = 0) -> Path:
+        """Point samples: `.npz` (key `points`, float32 N x D) or a `.png` scatter plot."""
+        points = self.sample(n, seed)
+        suffix = out.suffix.lower()
+        if suffix == ".npz":
+            with atomic_path(out) as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez(f, points=points.numpy().astype(np.float32))
+            return out
+        if suffix == ".png":
+            data = self.training_data()
+            assert isinstance(data, PointData)
+            return save_scatter(out, points, data.mixture)
+        raise GanforgeError(f"--out {out}: a point model writes a .npz file (key 'points') or a .png scatter plot")
+
+    def save_plot(self, out: str | Path, n: int, seed: int = 0) -> Path:
+        """`ganforge plot`: for point data, generated points over the real ones
+        and the modes; for images, a grid ordered by class, one row per class
+        (the requested class for a conditional model, else the class the data
+        set's classifier sees), so a missing or crowded class shows at a glance."""
+        out = Path(out)
+        if out.suffix.lower() != ".png":
+            raise GanforgeError(f"--out {out}: plot writes a .png")
+        if n < 1:
+            raise GanforgeError(f"--n must be at least 1, got {n}")
+        data = self.training_data()
+        if isinstance(data, PointData):
+            real = data.points[torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]]
+            return save_scatter(out, self.sample(n, seed), data.mixture, real=real)
+        if self.model.conditional:
+            per_class = max(1, n // self.model.num_classes)
+            return save_grid(out, self.class_grid(per_class, seed), nrow=per_class)
+        images = self.sample(n, seed)
+        return save_class_rows(out, images, classify_images(images, data, self.device), data.num_classes)
 
     def save_levels(self, out: str | Path, n: int, seed: int = 0) -> list[Path]:
         """LAPGAN: one grid per pyramid level, coarse to fine (OUT-level0.png, ...)."""

@@ -24,7 +24,8 @@ def _input_gradient(outputs: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor
 def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """E[(||grad D(x_hat)||_2 - 1)^2] at x_hat on random lines between real and
     fake samples (Gulrajani et al. 2017); multiply by lambda (10 in the paper)."""
-    eps = torch.rand(real.shape[0], 1, 1, 1, generator=generator, device=real.device, dtype=real.dtype)
+    # One mixing weight per sample, broadcast over its other axes (images or points).
+    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=generator, device=real.device, dtype=real.dtype)
     mixed = (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)
     grad = _input_gradient(critic(mixed), mixed)
     return ((grad.norm(2, dim=1) - 1.0) ** 2).mean()

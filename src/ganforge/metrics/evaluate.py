@@ -258,6 +258,7 @@ def evaluate_run(
     The result is appended to the run's metrics.jsonl as a {"kind": "eval"} line.
     """
     from ganforge.config import TrainConfig
+    from ganforge.metrics.known_modes import known_modes_evaluator
     from ganforge.pipeline import GANPipeline
     from ganforge.training import load_training_data
     from ganforge.training.logger import METRICS_FILE
@@ -267,7 +268,9 @@ def evaluate_run(
     assert pipeline.run_dir is not None
     config = TrainConfig.from_dict(read_run_config(pipeline.run_dir)["train"])
     real = load_training_data(config)
-    evaluator = Evaluator.create(metrics, real, pipeline.device, extractor, inception_weights)
+    # Ring, grid and Stacked MNIST are scored on their known modes.
+    known = known_modes_evaluator(real, pipeline.device, data_root=config.data_root, split=config.data_split)
+    evaluator = known or Evaluator.create(metrics, real, pipeline.device, extractor, inception_weights)
     result = evaluator.evaluate_model(pipeline.model, n, seed)
     result.extra = {"step": pipeline.step, "checkpoint": str(checkpoint or "latest"), "seed": seed}
     with open(pipeline.run_dir / METRICS_FILE, "a") as f:

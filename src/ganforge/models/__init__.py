@@ -1,7 +1,30 @@
 """Model families. Importing this package registers every model."""
 
-from ganforge.models import cgan, dcgan, lapgan, lsgan, resnet, vanilla, wgan  # noqa: F401  (registration side effects)
+from ganforge.models import cgan, dcgan, lapgan, lsgan, resnet, toy, vanilla, wgan  # noqa: F401  (registration side effects)
 from ganforge.models.base import GAN
-from ganforge.models.registry import MODELS, create_model, from_config, is_conditional, list_models, model_options, register_model
+from ganforge.models.registry import (
+    MODELS,
+    create_model,
+    from_config,
+    image_models,
+    is_conditional,
+    list_models,
+    model_options,
+    register_model,
+    register_point_model,
+    takes_points,
+)
 
-__all__ = ["GAN", "MODELS", "create_model", "from_config", "is_conditional", "list_models", "model_options", "register_model"]
+__all__ = [
+    "GAN",
+    "MODELS",
+    "create_model",
+    "from_config",
+    "image_models",
+    "is_conditional",
+    "list_models",
+    "model_options",
+    "register_model",
+    "register_point_model",
+    "takes_points",
+]

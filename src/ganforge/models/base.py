@@ -16,6 +16,11 @@ from torch import nn
 from ganforge.errors import GanforgeError
 
 
+def batch_spread(batch: torch.Tensor) -> torch.Tensor:
+    """Mean over features of the standard deviation across the batch."""
+    return batch.detach().flatten(1).float().std(dim=0).mean()
+
+
 class GAN(nn.Module):
     """A generator G(z[, y]) -> image in [-1, 1] and a discriminator D(x[, y]) -> logit.
 
@@ -153,6 +158,12 @@ class GAN(nn.Module):
             logits, class_logits = out
             return logits.reshape(-1), class_logits
         return out.reshape(-1), None
+
+    def batch_diversity(self, real: torch.Tensor, fake: Any) -> torch.Tensor:
+        """How spread out a generated batch is next to a real one: the mean over
+        features of the standard deviation across the batch, fake over real.
+        Near 0 when G gives (nearly) one sample for every z. Stays on the device."""
+        return batch_spread(fake) / batch_spread(real).clamp_min(1e-12)
 
     def discriminate(self, images: Any, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.discriminate_with_classes(images, labels)[0]

@@ -19,6 +19,7 @@ import math
 import torch
 from torch import nn
 
+from ganforge.errors import GanforgeError
 from ganforge.models.base import GAN
 from ganforge.models.registry import register_model
 
@@ -37,14 +38,26 @@ class Maxout(nn.Module):
         return self.linear(x).view(-1, self.units, self.pieces).amax(dim=2)
 
 
+def hidden_block(units: int, dropout: float, norm: str) -> list[nn.Module]:
+    """What follows a hidden linear layer of G: [batch norm,] ReLU [, dropout]."""
+    layers: list[nn.Module] = [nn.BatchNorm1d(units)] if norm == "batch" else []
+    layers.append(nn.ReLU(True))
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    return layers
+
+
 class ConditionalMLPGenerator(nn.Module):
-    def __init__(self, z_dim: int, num_classes: int, image_shape: tuple[int, int, int], z_units: int, y_units: int, hidden: int) -> None:
+    def __init__(
+        self, z_dim: int, num_classes: int, image_shape: tuple[int, int, int], z_units: int, y_units: int, hidden: int,
+        dropout: float = 0.0, norm: str = "none",
+    ) -> None:
         super().__init__()
-        self.z_path = nn.Sequential(nn.Linear(z_dim, z_units), nn.ReLU(True))
-        self.y_path = nn.Sequential(nn.Embedding(num_classes, y_units), nn.ReLU(True))
+        self.z_path = nn.Sequential(nn.Linear(z_dim, z_units), *hidden_block(z_units, dropout, norm))
+        self.y_path = nn.Sequential(nn.Embedding(num_classes, y_units), *hidden_block(y_units, dropout, norm))
         self.joint = nn.Sequential(
             nn.Linear(z_units + y_units, hidden),
-            nn.ReLU(True),
+            *hidden_block(hidden, dropout, norm),
             nn.Linear(hidden, math.prod(image_shape)),
             nn.Tanh(),
             nn.Unflatten(1, image_shape),
@@ -55,9 +68,11 @@ class ConditionalMLPGenerator(nn.Module):
 
 
 class ConditionalMaxoutDiscriminator(nn.Module):
-    def __init__(self, num_classes: int, image_shape: tuple[int, int, int], x_units: int, y_units: int, hidden: int) -> None:
+    def __init__(
+        self, num_classes: int, image_shape: tuple[int, int, int], x_units: int, y_units: int, hidden: int, input_dropout: float = DROPOUT
+    ) -> None:
         super().__init__()
-        self.x_path = nn.Sequential(nn.Flatten(), nn.Dropout(DROPOUT), Maxout(math.prod(image_shape), x_units, 5))
+        self.x_path = nn.Sequential(nn.Flatten(), nn.Dropout(input_dropout), Maxout(math.prod(image_shape), x_units, 5))
         # The embedding holds y's first-layer weights; maxout over its pieces.
         self.y_embed = nn.Embedding(num_classes, y_units * 5)
         self.y_units = y_units
@@ -76,8 +91,15 @@ def cgan(
     z_dim: int = 100,
     g_hidden: int = 1200,
     d_hidden: int = 240,
+    g_dropout: float = 0.0,
+    g_norm: str = "none",
+    d_input_dropout: float = DROPOUT,
 ) -> GAN:
-    g = ConditionalMLPGenerator(z_dim, num_classes, image_shape, z_units=200, y_units=1000, hidden=g_hidden)
-    d = ConditionalMaxoutDiscriminator(num_classes, image_shape, x_units=240, y_units=50, hidden=d_hidden)
+    if g_norm not in ("none", "batch"):
+        raise GanforgeError(f"cgan: g_norm must be 'none' or 'batch', not {g_norm!r}")
+    if not 0 <= g_dropout < 1:
+        raise GanforgeError(f"cgan: g_dropout must be in [0, 1), not {g_dropout}")
+    g = ConditionalMLPGenerator(z_dim, num_classes, image_shape, z_units=200, y_units=1000, hidden=g_hidden, dropout=g_dropout, norm=g_norm)
+    d = ConditionalMaxoutDiscriminator(num_classes, image_shape, x_units=240, y_units=50, hidden=d_hidden, input_dropout=d_input_dropout)
     defaults = {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999}
     return GAN(g, d, z_dim=z_dim, image_shape=image_shape, num_classes=num_classes, training_defaults=defaults)

@@ -31,13 +31,14 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import GanforgeError
-from ganforge.models.base import GAN, init_dcgan_weights
+from ganforge.models.base import GAN, batch_spread, init_dcgan_weights
 from ganforge.models.registry import register_model
 
 #: The smallest side, in pixels, of the coarsest pyramid level.
@@ -420,6 +421,11 @@ class LAPGAN(GAN):
                 f"lapgan expects N x {shape} images, got {tuple(images.shape)}"
             )
         return Pyramid.of_images(images, self.num_levels)
+
+    def batch_diversity(self, real: torch.Tensor, fake: Any) -> torch.Tensor:
+        """Spread of the generated coarsest level (the one G_0 makes from z alone)
+        over the real coarsest level."""
+        return batch_spread(fake.low) / batch_spread(self.pyramid(real).low).clamp_min(1e-12)
 
     def training_fake(
         self, real: torch.Tensor, labels: torch.Tensor | None, noise: torch.Generator

@@ -9,6 +9,7 @@ from ganforge.errors import GanforgeError
 from ganforge.models.base import GAN
 from ganforge.registry import Registry, check_options
 from ganforge.regularizers import add_spectral_norm, has_spectral_norm
+from ganforge.remedies import Remedies, wrap_discriminator
 
 ModelFn = Callable[..., GAN]
 MODELS: Registry[ModelFn] = Registry("model")
@@ -20,6 +21,26 @@ STRUCTURAL_ARGS = ("image_shape", "z_dim", "num_classes")
 def register_model(name: str, description: str) -> Callable[[ModelFn], ModelFn]:
     """Register `fn(*, image_shape, z_dim, [num_classes,] **options) -> GAN`."""
     return MODELS.register(name, description)
+
+
+# Models of point data (N x D vectors, e.g. the 2-D ring and grid) rather than images.
+POINT_MODELS: set[str] = set()
+
+
+def register_point_model(name: str, description: str) -> Callable[[ModelFn], ModelFn]:
+    """Register a factory whose `image_shape` is the shape (D,) of one point."""
+    POINT_MODELS.add(name)
+    return MODELS.register(name, description)
+
+
+def takes_points(name: str) -> bool:
+    """Whether model `name` generates points rather than images."""
+    return name in POINT_MODELS
+
+
+def image_models() -> list[str]:
+    """Names of the models that generate images."""
+    return [name for name in MODELS.names() if name not in POINT_MODELS]
 
 
 def list_models() -> list[tuple[str, str]]:
@@ -44,13 +65,18 @@ def create_model(
     num_classes: int = 0,
     spectral_norm: bool = False,
     ema: bool = False,
+    pack: int = 1,
+    minibatch_std: bool = False,
+    minibatch_disc: int = 0,
     **options: Any,
 ) -> GAN:
     """Build model `name` for images of `image_shape` (C, H, W).
 
     `spectral_norm` wraps every layer of D in spectral normalisation; `ema`
-    adds a moving-average copy of G. Both are part of the saved config, since
-    they change which weights a checkpoint holds.
+    adds a moving-average copy of G. `pack`, `minibatch_std` and
+    `minibatch_disc` put the mode-collapse remedies of ganforge.remedies in
+    front of D (spectral norm then covers the wrapped D). All are part of the
+    saved config, since they change which weights a checkpoint holds.
     """
     entry = MODELS.get(name)
     check_options("model", name, options, model_options(name))
@@ -66,7 +92,13 @@ def create_model(
         raise GanforgeError(f"model '{name}' is unconditional and cannot take class labels")
     if z_dim < 1:
         raise GanforgeError(f"--z-dim must be positive, got {z_dim}")
+    remedies = Remedies(pack=pack, minibatch_std=minibatch_std, minibatch_disc=minibatch_disc)
     model = entry.fn(**kwargs)
+    if remedies.on:
+        check_remedies(name, model, remedies)
+        # The model's own D, built a second time for the wider input the remedies make.
+        inner = entry.fn(**{**kwargs, "image_shape": remedies.inner_shape(tuple(image_shape))}).discriminator
+        model.discriminator = wrap_discriminator(inner, remedies, tuple(image_shape))
     if spectral_norm:
         if has_spectral_norm(model.discriminator):
             raise GanforgeError(f"--spectral-norm does not apply to model '{name}': its discriminator is spectrally normalised already")
@@ -82,7 +114,23 @@ def create_model(
     }
     # Only recorded when on, so configs written before these existed still match.
     model.config.update({key: True for key, on in (("spectral_norm", spectral_norm), ("ema", ema)) if on})
+    model.config.update(remedies.config())
     return model
+
+
+def check_remedies(name: str, model: GAN, remedies: Remedies) -> None:
+    """Refuse remedies that do not apply to the model, naming them."""
+    flags = remedies.flags()
+    if not model.image_discriminator:
+        verb = "does" if len(flags) == 1 else "do"
+        raise GanforgeError(
+            f"{' and '.join(flags)} {verb} not apply to model '{name}': its discriminator reads image pyramids, not plain images"
+        )
+    if remedies.pack > 1 and model.conditional:
+        raise GanforgeError(
+            f"--pack does not apply to model '{name}': it is conditional, and a pack of samples has no single class label "
+            "(use --minibatch-std or --minibatch-disc)"
+        )
 
 
 def from_config(config: dict[str, Any]) -> GAN:
@@ -94,5 +142,8 @@ def from_config(config: dict[str, Any]) -> GAN:
         num_classes=config.get("num_classes", 0),
         spectral_norm=config.get("spectral_norm", False),
         ema=config.get("ema", False),
+        pack=config.get("pack", 1),
+        minibatch_std=config.get("minibatch_std", False),
+        minibatch_disc=config.get("minibatch_disc", 0),
         **config.get("options", {}),
     )

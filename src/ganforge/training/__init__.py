@@ -9,22 +9,24 @@ import torch
 
 import ganforge
 from ganforge.config import TrainConfig
-from ganforge.data import ImageData, load_data
+from ganforge.data import ImageData, PointData, load_data
 from ganforge.device import resolve_device
 from ganforge.io import write_json
 from ganforge.errors import GanforgeError
-from ganforge.models import GAN, create_model, is_conditional
+from ganforge.models import GAN, create_model, is_conditional, takes_points
+from ganforge.models.registry import POINT_MODELS
 from ganforge.training.loop import Trainer
 from ganforge.training.rundir import CONFIG_FILE, prepare_run_dir
 
 if TYPE_CHECKING:
     from ganforge.metrics import Evaluator
+    from ganforge.metrics.known_modes import KnownModesEvaluator
     from ganforge.pipeline import GANPipeline
 
 __all__ = ["train", "Trainer", "build_evaluator", "build_model", "check_regularizers", "load_training_data", "run_record"]
 
 
-def load_training_data(config: TrainConfig) -> ImageData:
+def load_training_data(config: TrainConfig) -> ImageData | PointData:
     return load_data(
         config.data,
         root=config.data_root,
@@ -36,18 +38,25 @@ def load_training_data(config: TrainConfig) -> ImageData:
     )
 
 
-def build_evaluator(config: TrainConfig, data: ImageData, device: torch.device) -> Evaluator | None:
-    """The evaluator of --eval-every (None when off); FID always comes first."""
+def build_evaluator(config: TrainConfig, data: ImageData | PointData, device: torch.device) -> Evaluator | KnownModesEvaluator | None:
+    """The evaluator of --eval-every (None when off); FID always comes first.
+    Data with known modes (ring, grid, Stacked MNIST) is scored on them instead."""
     if not config.eval_every:
         return None
     from ganforge.metrics import Evaluator
+    from ganforge.metrics.known_modes import known_modes_evaluator
+
+    known = known_modes_evaluator(data, device, data_root=config.data_root, split=config.data_split)
+    if known is not None:
+        return known
 
     metrics = ["fid", *config.eval_metrics]
     return Evaluator.create(metrics, data, device, config.extractor, config.inception_weights)
 
 
-def build_model(config: TrainConfig, data: ImageData) -> GAN:
+def build_model(config: TrainConfig, data: ImageData | PointData) -> GAN:
     """The config's model for `data`; a conditional model takes the data's classes."""
+    check_data_kind(config.model, data)
     num_classes = 0
     if is_conditional(config.model):
         if data.labels is None:
@@ -61,23 +70,43 @@ def build_model(config: TrainConfig, data: ImageData) -> GAN:
         num_classes=num_classes,
         spectral_norm=config.spectral_norm,
         ema=config.ema > 0,
+        pack=config.pack,
+        minibatch_std=config.minibatch_std,
+        minibatch_disc=config.minibatch_disc,
         **config.model_options,
     )
 
 
+def check_data_kind(model: str, data: ImageData | PointData) -> None:
+    """Point models train on point data and image models on images."""
+    if takes_points(model) and not isinstance(data, PointData):
+        raise GanforgeError(f"model '{model}' generates 2-D points: train it on point data (--data ring or --data grid), not on {data.name} images")
+    if isinstance(data, PointData) and not takes_points(model):
+        points = ", ".join(sorted(POINT_MODELS))
+        raise GanforgeError(f"data '{data.name}' holds {data.image_shape[0]}-D points, which image model '{model}' cannot generate; use --model {points}")
+
+
 def check_regularizers(config: TrainConfig, model: GAN) -> None:
-    """Refuse regularisers that do not apply to the model, naming them."""
+    """Refuse regularisers (and --unroll) that do not apply to the model or
+    optimizer, naming them. (create_model refuses D-side remedies itself.)"""
+    if len(model.image_shape) == 1 and config.diffaugment:
+        raise GanforgeError(f"--diffaugment does not apply to model '{config.model}': it augments images, and this model generates points")
     if not model.image_discriminator:
-        image_space = {"--gp": config.gp, "--r1": config.r1, "--diffaugment": config.diffaugment}
+        image_space = {"--gp": config.gp, "--r1": config.r1, "--diffaugment": config.diffaugment, "--unroll": config.unroll}
         given = [flag for flag, value in image_space.items() if value]
         if given:
             verb = "does" if len(given) == 1 else "do"
             raise GanforgeError(
                 f"{' and '.join(given)} {verb} not apply to model '{config.model}': its discriminator reads image pyramids, not plain images"
             )
+    if config.unroll and config.optimizer == "rmsprop":
+        raise GanforgeError(
+            f"--unroll does not apply to the rmsprop optimizer (model '{config.model}'): "
+            "the unrolled D updates are Adam steps; add --optimizer adam"
+        )
 
 
-def run_record(config: TrainConfig, model_config: dict[str, Any], data: ImageData) -> dict[str, Any]:
+def run_record(config: TrainConfig, model_config: dict[str, Any], data: ImageData | PointData) -> dict[str, Any]:
     """What config.json holds: enough to rebuild the model and to resume."""
     return {
         "ganforge_version": ganforge.__version__,

@@ -15,11 +15,13 @@ import torch
 from tqdm import tqdm
 
 from ganforge.io import atomic_path
+from ganforge.training.health import HealthWatch
 
 if TYPE_CHECKING:
     from ganforge.metrics import EvalResult
 
-TRAIN_KEYS = ("loss_d", "loss_g", "d_real", "d_fake")
+# diversity: a generated batch's spread over a real batch's (see health.py).
+TRAIN_KEYS = ("loss_d", "loss_g", "d_real", "d_fake", "diversity")
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -40,8 +42,11 @@ def truncate_metrics(path: Path, step: int) -> None:
 
 
 class MetricsLogger:
-    def __init__(self, run_dir: Path, start_step: int, total_steps: int, *, tensorboard: bool, progress: bool) -> None:
+    def __init__(
+        self, run_dir: Path, start_step: int, total_steps: int, *, tensorboard: bool, progress: bool, health: HealthWatch | None = None
+    ) -> None:
         self.path = run_dir / METRICS_FILE
+        self.health = health
         truncate_metrics(self.path, start_step)
         self.file = open(self.path, "a", buffering=1)
         self.writer = None
@@ -58,7 +63,7 @@ class MetricsLogger:
         self.last: dict[str, float] = {}
 
     def record(self, step: int, values: torch.Tensor) -> None:
-        """Queue one step's (loss_d, loss_g, d_real, d_fake), still on the device."""
+        """Queue one step's TRAIN_KEYS values, still on the device."""
         self.pending.append((step, values))
         self.bar.update(1)
 
@@ -78,6 +83,10 @@ class MetricsLogger:
         self.bar.set_postfix(loss_d=f"{rows[-1][0]:.3f}", loss_g=f"{rows[-1][1]:.3f}", refresh=False)
         if not self.progress:
             print(self.format_line(self.pending[-1][0]), flush=True)
+        if self.health is not None:
+            means = {key: sum(row[i] for row in rows) / len(rows) for i, key in enumerate(TRAIN_KEYS)}
+            for message in self.health.update(self.pending[-1][0], means):
+                self.warn(self.pending[-1][0], message)
         self.pending.clear()
         self.window_start = time.perf_counter()
 
@@ -85,8 +94,13 @@ class MetricsLogger:
         v = self.last
         return (
             f"step {step} | loss_d {v['loss_d']:.4f} | loss_g {v['loss_g']:.4f} | "
-            f"D(x) {v['d_real']:.3f} | D(G(z)) {v['d_fake']:.3f} | {1000 * v['sec_per_step']:.1f} ms/step"
+            f"D(x) {v['d_real']:.3f} | D(G(z)) {v['d_fake']:.3f} | diversity {v['diversity']:.3f} | {1000 * v['sec_per_step']:.1f} ms/step"
         )
+
+    def warn(self, step: int, message: str) -> None:
+        """A training-health warning: printed and kept in metrics.jsonl."""
+        tqdm.write(f"ganforge: warning: {message}")
+        self.event({"kind": "warning", "step": step, "message": message})
 
     def event(self, record: dict[str, Any]) -> None:
         """A non-training record (resume, sample grid, ...), written at once."""

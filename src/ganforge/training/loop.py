@@ -20,12 +20,16 @@ import torch.nn.functional as F
 from ganforge.augment import DiffAugment
 from ganforge.config import TrainConfig
 from ganforge.data.base import ImageData
+from ganforge.data.points import PointData, is_point_data
 from ganforge.losses import create_loss
 from ganforge.models.base import GAN
 from ganforge.regularizers import clip_weights, gradient_penalty, r1_penalty
+from ganforge.remedies import Discriminate, unrolled_discriminator
 from ganforge.report.images import save_grid
+from ganforge.report.scatter import save_scatter
 from ganforge.training.batches import BatchOrder
 from ganforge.training.checkpoint import STATE_FILE, Checkpoint, latest_checkpoint, load_checkpoint, read_state, save_checkpoint
+from ganforge.training.health import HealthWatch
 from ganforge.training.logger import MetricsLogger
 from ganforge.training.rundir import best_root, checkpoints_root
 
@@ -38,6 +42,7 @@ NOISE_SEED_OFFSET = 1
 GRID_SEED_OFFSET = 2
 EVAL_SEED_OFFSET = 3  # the fixed noise of --eval-every samples
 REGULARIZER_SEED_OFFSET = 4  # DiffAugment and gradient-penalty draws
+SCATTER_POINTS = 2500  # samples in a point model's scatter plot (the papers' evaluation size)
 
 
 def make_optimizer(config: TrainConfig, parameters: Iterator[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
@@ -76,7 +81,7 @@ class Trainer:
         self,
         config: TrainConfig,
         run_dir: Path,
-        data: ImageData,
+        data: ImageData | PointData,
         model: GAN,
         device: torch.device,
         evaluator: Evaluator | None = None,
@@ -111,8 +116,9 @@ class Trainer:
     # -- one step -----------------------------------------------------------
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The next real batch; the batch counter is derived from the step."""
-        number = self.step * self.config.d_steps + self._d_step_in_step
+        """The next real batch; the batch counter is derived from the step.
+        A step reads d_steps batches, and --unroll K more for the unrolled D."""
+        number = self.step * (self.config.d_steps + self.config.unroll) + self._d_step_in_step
         self._d_step_in_step += 1
         return self.data.batch(self.batches.indices(number))
 
@@ -125,18 +131,25 @@ class Trainer:
             return 0.0
         return F.cross_entropy(class_logits, labels)
 
+    def adversarial_d_loss(
+        self, discriminate: Discriminate, real: torch.Tensor, fake: Any, labels: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """D's loss on a real and a fake batch (with AC-GAN's class terms), and
+        its real and fake logits. Real and fake go through D as separate
+        batches, so batch norm never mixes their statistics (Radford et al.; "ganhacks")."""
+        real_logits, real_classes = discriminate(self.augmented(real), labels)
+        fake_logits, fake_classes = discriminate(self.augmented(fake), labels)
+        loss = self.loss.d_loss(real_logits, fake_logits, self.real_target)
+        loss = loss + self.class_loss(real_classes, labels) + self.class_loss(fake_classes, labels)
+        return loss, real_logits, fake_logits
+
     def d_step(self, real: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
         cfg, model = self.config, self.model
         with torch.no_grad():
             fake = model.training_fake(real, labels, self.noise)
         if cfg.r1:
             real.requires_grad_(True)
-        # Real and fake go through D as separate batches, so batch norm never
-        # mixes their statistics (Radford et al.; "ganhacks").
-        real_logits, real_classes = model.discriminate_with_classes(self.augmented(real), labels)
-        fake_logits, fake_classes = model.discriminate_with_classes(self.augmented(fake), labels)
-        loss = self.loss.d_loss(real_logits, fake_logits, self.real_target)
-        loss = loss + self.class_loss(real_classes, labels) + self.class_loss(fake_classes, labels)
+        loss, real_logits, fake_logits = self.adversarial_d_loss(model.discriminate_with_classes, real, fake, labels)
         if cfg.gp:
             critic = lambda images: model.discriminate(images, labels)
             loss = loss + cfg.gp * gradient_penalty(critic, real, fake, self.regularizer_rng)
@@ -147,13 +160,16 @@ class Trainer:
         self.optimizers["d"].step()
         if cfg.clip:
             clip_weights(model.discriminator, cfg.clip)
-        return loss.detach(), torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
+        d_real, d_fake = torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
+        return loss.detach(), d_real, d_fake, model.batch_diversity(real, fake)
 
     def g_step(self, real: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         model = self.model
         model.discriminator.requires_grad_(False)  # D frozen: no gradients for its weights
         fake = model.training_fake(real.detach(), labels, self.noise)
-        logits, classes = model.discriminate_with_classes(self.augmented(fake), labels)
+        # --unroll K: G plays against D as it will be K updates from now (Metz et al. 2017).
+        discriminate = self.unrolled_discriminator(self.config.unroll) if self.config.unroll else model.discriminate_with_classes
+        logits, classes = discriminate(self.augmented(fake), labels)
         loss = self.loss.g_loss(logits) + self.class_loss(classes, labels)
         self.optimizers["g"].zero_grad(set_to_none=True)
         loss.backward()
@@ -163,20 +179,36 @@ class Trainer:
             model.update_ema(ema_decay(self.config.ema, self.step))
         return loss.detach()
 
+    def unrolled_discriminator(self, steps: int) -> Discriminate:
+        """A copy of D advanced by `steps` differentiable Adam updates on fresh
+        real batches (the step's next ones) and fresh fakes, which G's
+        gradient flows through. D, its buffers and its optimizer stay as they
+        are. The updates use the adversarial loss only: the gradient penalty
+        and R1 would need third derivatives; weight clipping is kept."""
+
+        def d_loss(discriminate: Discriminate) -> torch.Tensor:
+            real, labels = self.next_batch()
+            fake = self.model.training_fake(real, labels, self.noise)  # not detached: G learns through it
+            return self.adversarial_d_loss(discriminate, real, fake, labels)[0]
+
+        return unrolled_discriminator(self.model, self.optimizers["d"], d_loss, steps, clip=self.config.clip or 0.0)
+
     def train_step(self) -> torch.Tensor:
-        """k D updates then one G update; returns (loss_d, loss_g, D(x), D(G(z)))."""
+        """k D updates then one G update; returns the logger's TRAIN_KEYS values
+        (loss_d, loss_g, D(x), D(G(z)), batch diversity) of the last D update."""
         self._d_step_in_step = 0
         for _ in range(self.config.d_steps):
             real, labels = self.next_batch()
-            loss_d, d_real, d_fake = self.d_step(real, labels)
+            loss_d, d_real, d_fake, diversity = self.d_step(real, labels)
         loss_g = self.g_step(real, labels)
-        return torch.stack([loss_d, loss_g, d_real, d_fake])
+        return torch.stack([loss_d, loss_g, d_real, d_fake, diversity])
 
     # -- the loop -----------------------------------------------------------
 
     def fit(self) -> None:
         cfg = self.config
-        log = MetricsLogger(self.run_dir, self.step, cfg.steps, tensorboard=cfg.tensorboard, progress=cfg.progress)
+        health = HealthWatch(watch_d_fake=cfg.loss != "wasserstein")
+        log = MetricsLogger(self.run_dir, self.step, cfg.steps, tensorboard=cfg.tensorboard, progress=cfg.progress, health=health)
         self.model.train()
         with _stop_on_interrupt(self):
             while self.step < cfg.steps and not self.stop_requested:
@@ -204,7 +236,7 @@ class Trainer:
         assert self.evaluator is not None
         result = self.evaluator.evaluate_model(self.model, self.config.eval_n, seed=self.config.seed + EVAL_SEED_OFFSET)
         log.evaluation(self.step, result)
-        fid = result.metrics["fid"]
+        fid = result.metrics.get("fid", float("inf"))  # point data is scored on modes, not FID
         if fid < self.best_fid:
             self.best_fid = fid
             save_checkpoint(best_root(self.run_dir), self.step, self.model, {}, {}, extra={"fid": fid, "extractor": result.extractor}, keep=1)
@@ -214,10 +246,16 @@ class Trainer:
 
     @torch.no_grad()
     def save_sample_grid(self) -> Path:
+        """The fixed-noise samples of this step: an image grid, or for point
+        data a scatter plot of SCATTER_POINTS samples over the real data."""
+        path = self.run_dir / "samples" / f"step-{self.step:08d}.png"
+        if is_point_data(self.data):
+            points = self.model.sample_images(self.model.seeded_noise(SCATTER_POINTS, self.config.seed + GRID_SEED_OFFSET))
+            return save_scatter(path, points, self.data.mixture, real=self.data.points[:SCATTER_POINTS])
         self.model.eval()
         images = self.model.generate(self.grid_noise, self.grid_labels, ema=True)
         self.model.train()
-        return save_grid(self.run_dir / "samples" / f"step-{self.step:08d}.png", images, nrow=self.grid_columns)
+        return save_grid(path, images, nrow=self.grid_columns)
 
     def rng_states(self) -> dict[str, torch.Tensor]:
         states = {

@@ -1,0 +1,65 @@
+"""`toy-mlp`: the MLP pair of the 2-D mode-collapse benchmarks (ring, grid).
+
+The networks of PacGAN's 2-D experiments (Lin et al. 2018, after VEEGAN):
+- G: z -> 4 hidden layers of 400 units (batch norm, ReLU) -> a 2-D point,
+  with no output squashing (the grid spans [-4, 4]);
+- D: 3 maxout layers of 200 units with 5 pieces -> a logit.
+Trained with Adam(1e-4, beta1 0.8), batch 100 in the paper. The papers drew z
+from a 2-D Gaussian (`--z-dim 2`); ganforge's default --z-dim also works.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ganforge.errors import GanforgeError
+from ganforge.models.base import GAN
+from ganforge.models.cgan import Maxout
+from ganforge.models.registry import register_point_model
+
+
+class PointGenerator(nn.Sequential):
+    def __init__(self, z_dim: int, dim: int, hidden: int, layers: int) -> None:
+        blocks: list[nn.Module] = []
+        width = z_dim
+        for _ in range(layers):
+            # No bias before batch norm: BN's shift replaces it.
+            blocks += [nn.Linear(width, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(True)]
+            width = hidden
+        super().__init__(*blocks, nn.Linear(width, dim))
+
+
+class PointDiscriminator(nn.Sequential):
+    def __init__(self, dim: int, hidden: int, layers: int, pieces: int) -> None:
+        blocks: list[nn.Module] = []
+        width = dim
+        for _ in range(layers):
+            blocks.append(Maxout(width, hidden, pieces))
+            width = hidden
+        super().__init__(*blocks, nn.Linear(width, 1), nn.Flatten(0))
+
+
+@register_point_model("toy-mlp", "2-D toy GAN (PacGAN/VEEGAN): G 4x400 BN-ReLU MLP, D 3x200 maxout MLP; data ring or grid")
+def toy_mlp(
+    *,
+    image_shape: tuple[int, ...],
+    z_dim: int = 100,  # create_model always passes --z-dim; the papers used --z-dim 2
+    g_hidden: int = 400,
+    g_layers: int = 4,
+    d_hidden: int = 200,
+    d_layers: int = 3,
+    pieces: int = 5,
+) -> GAN:
+    if len(image_shape) != 1:
+        shape = "x".join(map(str, image_shape))
+        raise GanforgeError(f"toy-mlp models points (data ring or grid), not {shape} images; for images use vanilla or dcgan")
+    if min(g_hidden, g_layers, d_hidden, d_layers, pieces) < 1:
+        raise GanforgeError("toy-mlp: g_hidden, g_layers, d_hidden, d_layers and pieces must be positive")
+    dim = image_shape[0]
+    return GAN(
+        PointGenerator(z_dim, dim, g_hidden, g_layers),
+        PointDiscriminator(dim, d_hidden, d_layers, pieces),
+        z_dim=z_dim,
+        image_shape=image_shape,
+        training_defaults={"lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.8, "beta2": 0.999},
+    )
