@@ -128,6 +128,7 @@ def test_toy_run_trains_logs_modes_and_writes_a_scatter_plot(tmp_path: Path, cap
         assert archive["points"].shape == (50, 2) and archive["points"].dtype == np.float32
         assert np.allclose(archive["points"], load(trained.run_dir).sample(50, seed=0).numpy())
     assert main(["sample", str(trained.run_dir), "--n", "50", "--out", str(tmp_path / "p.png")]) == 0
+    assert trained.save_samples(tmp_path / "q.png", 50) == tmp_path / "q.png"  # the pipeline train() returns knows its data too
     assert main(["plot", str(trained.run_dir), "--n", "200", "--out", str(tmp_path / "plot.png")]) == 0
     assert Image.open(tmp_path / "plot.png").size == (512, 512)
     assert main(["sample", str(trained.run_dir), "--n", "5", "--out", str(tmp_path / "folder")]) == 2

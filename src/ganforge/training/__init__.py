@@ -154,4 +154,4 @@ def train(config: TrainConfig | dict[str, Any], *, given: set[str] | None = None
         print(f"{run_dir}: already trained for {start} steps (--steps {config.steps}); nothing to do")
     else:
         trainer.fit()
-    return GANPipeline(model, run_dir=Path(run_dir), step=trainer.step, class_names=data.class_names)
+    return GANPipeline(model, run_dir=Path(run_dir), step=trainer.step, class_names=data.class_names, train_config=config.to_dict())
