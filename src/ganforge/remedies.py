@@ -127,12 +127,10 @@ def minibatch_stddev(x: torch.Tensor, group_size: int = MINIBATCH_STD_GROUP) -> 
     return std.mean(dim=1).repeat(group)  # sample i gets its group's value
 
 
-def append_features(x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """Append per-sample features (N, F) to x as F extra channels, each constant
-    over the spatial axes (for points (N, D): F extra coordinates)."""
-    spatial = x.shape[2:]
-    maps = features.reshape(*features.shape, *(1,) * len(spatial)).expand(*features.shape, *spatial)
-    return torch.cat([x, maps.to(x.dtype)], dim=1)
+def constant_channels(features: torch.Tensor, spatial: torch.Size) -> torch.Tensor:
+    """Per-sample features (N, F) as F channels, each constant over the spatial
+    axes (for points, where `spatial` is empty: the F features themselves)."""
+    return features.reshape(*features.shape, *(1,) * len(spatial)).expand(*features.shape, *spatial)
 
 
 def tiled_channel(features: torch.Tensor, spatial: torch.Size) -> torch.Tensor:
@@ -184,7 +182,7 @@ class RemedyDiscriminator(nn.Module):
         x = pack_samples(x, self.pack)
         extra = []
         if self.minibatch_std:
-            extra.append(append_features(x[:, :0], minibatch_stddev(x).unsqueeze(1)))
+            extra.append(constant_channels(minibatch_stddev(x).unsqueeze(1), x.shape[2:]))
         if self.minibatch_disc is not None:
             similarity = self.minibatch_disc(x)
             extra.append(similarity if x.dim() == 2 else tiled_channel(similarity, x.shape[2:]))

@@ -26,8 +26,7 @@ def stack_digits(digits: ImageData, count: int, seed: int) -> ImageData:
     assert digits.labels is not None and digits.image_shape[0] == 1
     picks = torch.randint(len(digits), (count, DIGITS), generator=torch.Generator().manual_seed(seed))
     images = digits.images[:, 0][picks]  # count x 3 x H x W
-    place = torch.tensor([10 ** (DIGITS - 1 - k) for k in range(DIGITS)])
-    labels = (digits.labels[picks] * place).sum(dim=1)
+    labels = stacked_modes(digits.labels[picks])
     return ImageData(
         images=images,
         labels=labels,
