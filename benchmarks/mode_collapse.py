@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from benchmarks.common import RESULTS, ROOT, build_trainer, write_result
-from ganforge.config import TrainConfig
+from ganforge.config import TrainConfig, parse_options
 from ganforge.metrics.mixture import MixtureEvaluator
 
 SAMPLES = 2500
@@ -40,11 +40,13 @@ REMEDIES: dict[str, dict[str, Any]] = {
 }
 
 
-def run_one(data: str, remedy: str, seed: int, steps: int) -> dict[str, Any]:
+def run_one(
+    data: str, remedy: str, seed: int, steps: int, model_options: dict[str, Any], train_options: dict[str, Any], tag: str = ""
+) -> dict[str, Any]:
+    settings: dict[str, Any] = {"z_dim": 2, "batch_size": 100, **train_options, **REMEDIES[remedy]}
     config = TrainConfig(
-        data=data, model="toy-mlp", z_dim=2, batch_size=100, steps=steps, seed=seed,
-        run=f"collapse-{data}-{remedy}-seed{seed}", tensorboard=False, progress=False, device="cpu",
-        **REMEDIES[remedy],
+        data=data, model="toy-mlp", steps=steps, seed=seed, model_options=model_options,
+        run=f"collapse-{data}-{remedy}-seed{seed}{tag}", tensorboard=False, progress=False, device="cpu", **settings,
     )
     trainer = build_trainer(config, ROOT / config.runs_dir / config.run_name())
     start = time.perf_counter()
@@ -59,32 +61,44 @@ def run_one(data: str, remedy: str, seed: int, steps: int) -> dict[str, Any]:
         "data": data,
         "remedy": remedy,
         "settings": REMEDIES[remedy],
+        "model_options": model_options,
+        "train_options": train_options,
+        "tag": tag,
         "seed": seed,
         "steps": steps,
         "seconds": elapsed,
         "samples": SAMPLES,
         **result.metrics,
-        "command": f"python -m benchmarks.mode_collapse --data {data} --remedies {remedy} --seeds {seed} --steps {steps}",
+        "command": f"python -m benchmarks.mode_collapse --data {data} --remedies {remedy} --seeds {seed} --steps {steps}"
+        + "".join(f" -O {k}={v}" for k, v in model_options.items())
+        + "".join(f" --train-option {k}={v}" for k, v in train_options.items())
+        + (f" --tag={tag}" if tag else ""),
     }
 
 
 def summarise(rows: list[dict[str, Any]]) -> None:
-    print("| data | remedy | seeds | steps | modes covered | high-quality samples | reverse KL | seconds per run |")
-    print("|---|---|---|---|---|---|---|---|")
-    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    print("| data | recipe | remedy | seeds | steps | modes covered | high-quality samples | reverse KL | seconds per run |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    groups: dict[tuple[str, str, int, str], list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r["data"], r["steps"], r["remedy"]), []).append(r)
+        groups.setdefault((r["data"], r.get("tag", ""), r["steps"], r["remedy"]), []).append(r)
     order = list(REMEDIES)
-    for (data, _, remedy), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], order.index(kv[0][2]) if kv[0][2] in order else 99)):
+    for (data, tag, _, remedy), group in sorted(groups.items(), key=lambda kv: (*kv[0][:3], order.index(kv[0][3]) if kv[0][3] in order else 99)):
         def spread(key: str, fmt: str) -> str:
             values = [g[key] for g in group]
             return f"{statistics.mean(values):{fmt}} ({min(values):{fmt}}..{max(values):{fmt}})"
         total = group[0]["modes_total"]
         print(
-            f"| {data} | {remedy} | {len(group)} | {group[0]['steps']} | {spread('modes', '.1f')} / {total} "
+            f"| {data} | {recipe(group[0])} | {remedy} | {len(group)} | {group[0]['steps']} | {spread('modes', '.1f')} / {total} "
             f"| {100 * statistics.mean(g['high_quality'] for g in group):.1f}% | {spread('modes_kl', '.2f')} "
             f"| {statistics.mean(g['seconds'] for g in group):.0f} |"
         )
+
+
+def recipe(row: dict[str, Any]) -> str:
+    """The settings a run changed from the paper's networks and optimiser."""
+    changed = {**row.get("model_options", {}), **row.get("train_options", {})}
+    return " ".join(f"{k}={v}" for k, v in changed.items()) or "paper"
 
 
 def main() -> None:
@@ -94,6 +108,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("-O", "--model-option", dest="model_options", action="append", metavar="KEY=VALUE", help="toy-mlp option, e.g. g_hidden=128 (repeatable)")
+    parser.add_argument("--train-option", dest="train_options", action="append", metavar="KEY=VALUE", help="TrainConfig field, e.g. lr_g=1e-3 (repeatable)")
+    parser.add_argument("--tag", default="", help="suffix of the run and result names (use it with -O / --train-option)")
     parser.add_argument("--report", action="store_true", help="only print the table of the saved results")
     args = parser.parse_args()
     if args.report:
@@ -104,8 +121,8 @@ def main() -> None:
     for data in args.data.split(","):
         for remedy in args.remedies.split(","):
             for seed in (int(s) for s in args.seeds.split(",")):
-                row = run_one(data, remedy, seed, args.steps)
-                write_result(f"mode_collapse_{data}_{remedy}_seed{seed}_{args.steps}steps", row)
+                row = run_one(data, remedy, seed, args.steps, parse_options(args.model_options), parse_options(args.train_options), args.tag)
+                write_result(f"mode_collapse_{data}_{remedy}_seed{seed}_{args.steps}steps{args.tag}", row)
                 rows.append(row)
     summarise(rows)
 

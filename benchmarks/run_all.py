@@ -17,10 +17,16 @@ COMMANDS = [
     ["benchmarks.train_speed", "--data", "digits", "--model", "dcgan", "--batch-size", "64", "--threads", "2"],
     ["benchmarks.time_budget", "--seconds", "300", "--data", "mnist", "--model", "dcgan", "--threads", "2", "--grid", "docs/images/dcgan-mnist-5min.png"],
     ["benchmarks.eval_metrics", "--threads", "2", "--run", "runs/budget-dcgan-mnist-300s", "--fid-2048"],
-    ["benchmarks.families", "--data", "mnist", "--seconds", "600", "--models", "dcgan", "--ema", "0.999", "--tag=-ema-10min", "--threads", "2"],
+    ["benchmarks.reference_loop", "--data", "mnist", "--model", "dcgan", "--threads", "2"],
+    ["benchmarks.reference_loop", "--data", "cifar10", "--model", "dcgan", "--threads", "2"],
+    ["benchmarks.families", "--data", "mnist", "--seconds", "600", "--models", "dcgan", "--ema", "0.999", "--batch-size", "32", "--tag=-ema-b32-10min-v2", "--threads", "2"],
+    ["benchmarks.families", "--data", "mnist", "--seconds", "300", "--models", "cgan", "-O", "g_net=mlp", "-O", "d_net=mlp", "--ema", "0.999", "--tag=-mlp-ema-300s", "--threads", "2"],
     ["benchmarks.families", "--data", "mnist", "--seconds", "150", "--threads", "2"],
     ["benchmarks.families", "--data", "cifar10", "--seconds", "90", "--threads", "2"],
-    ["benchmarks.mode_collapse", "--data", "ring,grid", "--seeds", "0,1", "--steps", "5000", "--threads", "2"],
+    ["benchmarks.mode_collapse", "--data", "ring", "--remedies", "plain,pack2,minibatch-std", "--seeds", "0,1,2", "--steps", "20000",
+     "-O", "g_hidden=128", "-O", "d_hidden=64", "--train-option", "lr_g=1e-3", "--train-option", "lr_d=1e-3", "--tag=-small", "--threads", "1"],
+    ["benchmarks.mode_collapse", "--data", "grid", "--remedies", "plain,pack2,minibatch-std", "--seeds", "0,1,2", "--steps", "30000",
+     "-O", "g_hidden=128", "-O", "d_hidden=64", "--train-option", "lr_g=1e-3", "--train-option", "lr_d=1e-3", "--tag=-small", "--threads", "1"],
     ["benchmarks.stacked_mnist", "--seconds", "300", "--threads", "2"],
 ]
 

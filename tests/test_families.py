@@ -213,6 +213,27 @@ def test_models_build_with_the_paper_widths() -> None:
     assert sngan.training_defaults["d_steps"] == 5 and sngan.training_defaults["loss"] == "hinge"
 
 
+def test_cgan_common_mlp_networks_read_the_label_at_their_input(tmp_path: Path) -> None:
+    model = create_model("cgan", image_shape=(1, 8, 8), num_classes=3, g_net="mlp", g_hidden=16, d_net="mlp", d_hidden=8)
+    g = model.generator.eval()
+    z = torch.randn(1, 100).repeat(2, 1)
+    assert not torch.equal(*g(z, torch.tensor([0, 2])))  # same z, other class: another image
+    assert g.body[0].in_features == 100 + 3
+    d = model.discriminator.eval()
+    x = torch.zeros(2, 1, 8, 8)
+    # Only the label differs: the score must differ, or D could not check the class.
+    assert not torch.equal(d(x, torch.tensor([0, 0])), d(x, torch.tensor([1, 2])))
+    assert d.body[0].in_features == 64 + 3 and d.body[0].out_features == 8
+    trained = train(family_config(tmp_path, "cgan", steps=2, model_options={"g_net": "mlp", "g_hidden": 16, "d_net": "mlp", "d_hidden": 8}))
+    assert trained.run_dir is not None
+    saved = json.loads((trained.run_dir / "config.json").read_text())["model"]["options"]
+    assert (saved["g_net"], saved["d_net"]) == ("mlp", "mlp")
+    with pytest.raises(GanforgeError, match="cgan: d_net must be one of paper, mlp, not 'conv'"):
+        create_model("cgan", image_shape=(1, 8, 8), num_classes=3, d_net="conv")
+    with pytest.raises(GanforgeError, match="g_dropout and g_norm apply to g_net=paper"):
+        create_model("cgan", image_shape=(1, 8, 8), num_classes=3, g_net="mlp", g_norm="batch")
+
+
 def test_cli_samples_one_class_and_pyramid_levels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from ganforge.cli import main
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 import torch
@@ -158,6 +158,33 @@ def test_the_discriminator_update_leaves_the_generator_weights_alone(make_config
     assert all(p.grad is None for p in trainer.model.generator.parameters())
     for key, value in g_weights.items():
         assert torch.equal(value, trainer.model.generator.state_dict()[key])
+
+
+@pytest.mark.parametrize("d_steps", [1, 3])
+def test_the_generator_update_reuses_the_last_fake_batch(make_config: MakeConfig, tmp_path: Path, d_steps: int) -> None:
+    trainer = _trainer(make_config(d_steps=d_steps), tmp_path)
+    made: list[torch.Tensor] = []
+    generate = trainer.model.training_fake
+
+    def counted(*args: Any) -> torch.Tensor:
+        made.append(generate(*args))
+        return made[-1]
+
+    trainer.model.training_fake = counted  # type: ignore[method-assign]
+    g_before = trainer.model.generator[1].weight.detach().clone()
+    trainer.train_step()
+    assert len(made) == d_steps  # one G forward per D update, none extra for G's
+    assert made[-1].requires_grad and not any(m.requires_grad for m in made[:-1])
+    assert not torch.equal(g_before, trainer.model.generator[1].weight)  # G learnt through the kept batch
+
+
+def test_the_discriminator_update_keeping_the_fake_leaves_g_without_gradients(make_config: MakeConfig, tmp_path: Path) -> None:
+    trainer = _trainer(make_config(), tmp_path)
+    trainer._d_step_in_step = 0
+    real, labels = trainer.next_batch()
+    *_, kept = trainer.d_step(real, labels, keep_fake=True)
+    assert kept.requires_grad  # G's graph kept for the G update
+    assert all(p.grad is None for p in trainer.model.generator.parameters())  # D's loss did not reach G
 
 
 def test_d_steps_draws_k_batches_per_step(make_config: MakeConfig, tmp_path: Path) -> None:

@@ -10,6 +10,14 @@ what nn.Embedding computes. Output is tanh (data in [-1, 1]) instead of the
 paper's sigmoid on [0, 1] pixels. The paper used SGD with momentum and a
 decaying rate; ganforge defaults to Adam 2e-4 (0.5, 0.999), which needs no
 schedule tuned to the data set.
+
+`g_net="mlp"` and `d_net="mlp"` swap in the networks most MLP cGAN code uses
+instead of the paper's. G: z joined with y's embedding -> 128, 256, 512, 1024
+units (`g_hidden` is the last), LeakyReLU(0.2), batch norm after the first ->
+pixels. D: y's embedding joined to the pixels at the input, three
+LeakyReLU(0.2) layers of `d_hidden` (512) units, dropout 0.4 on the last two.
+The paper's D meets y only in its second layer, through 50 maxout units; on
+MNIST the paper's G learns to ignore the label (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ from ganforge.models.base import GAN
 from ganforge.models.registry import register_model
 
 DROPOUT = 0.5
+NETS = ("paper", "mlp")
+# Widths and dropout of the common MLP cGAN networks (g_net / d_net "mlp").
+MLP_G_HIDDEN, MLP_D_HIDDEN, MLP_D_DROPOUT = 1024, 512, 0.4
 
 
 class Maxout(nn.Module):
@@ -67,6 +78,48 @@ class ConditionalMLPGenerator(nn.Module):
         return self.joint(torch.cat([self.z_path(z), self.y_path(labels)], dim=1))
 
 
+class CommonConditionalGenerator(nn.Module):
+    """z joined with y's embedding, widening LeakyReLU layers with batch norm:
+    z is 100 of G's ~110 inputs, so G cannot drop it as easily as the paper's
+    G, whose 1000 label units outnumber z's 200."""
+
+    def __init__(self, z_dim: int, num_classes: int, image_shape: tuple[int, int, int], hidden: int) -> None:
+        super().__init__()
+        widths = [max(hidden // 8, 1), max(hidden // 4, 1), max(hidden // 2, 1), hidden]
+        self.y_embed = nn.Embedding(num_classes, num_classes)
+        layers: list[nn.Module] = []
+        width = z_dim + num_classes
+        for i, out in enumerate(widths):
+            layers.append(nn.Linear(width, out))
+            if i > 0:
+                layers.append(nn.BatchNorm1d(out))
+            layers.append(nn.LeakyReLU(0.2, True))
+            width = out
+        self.body = nn.Sequential(*layers, nn.Linear(width, math.prod(image_shape)), nn.Tanh(), nn.Unflatten(1, image_shape))
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.body(torch.cat([z, self.y_embed(labels)], dim=1))
+
+
+def cgan_generator(
+    g_net: str, z_dim: int, num_classes: int, image_shape: tuple[int, int, int], hidden: int | None, dropout: float, norm: str
+) -> nn.Module:
+    """The paper's two-path G, or the common MLP G; None takes each one's own width."""
+    if g_net not in NETS:
+        raise GanforgeError(f"cgan: g_net must be one of {', '.join(NETS)}, not {g_net!r}")
+    if norm not in ("none", "batch"):
+        raise GanforgeError(f"cgan: g_norm must be 'none' or 'batch', not {norm!r}")
+    if not 0 <= dropout < 1:
+        raise GanforgeError(f"cgan: g_dropout must be in [0, 1), not {dropout}")
+    if g_net == "mlp":
+        if dropout or norm != "none":
+            raise GanforgeError("cgan: g_dropout and g_norm apply to g_net=paper; g_net=mlp has its own batch norm")
+        return CommonConditionalGenerator(z_dim, num_classes, image_shape, hidden or MLP_G_HIDDEN)
+    return ConditionalMLPGenerator(
+        z_dim, num_classes, image_shape, z_units=200, y_units=1000, hidden=hidden or 1200, dropout=dropout, norm=norm
+    )
+
+
 class ConditionalMaxoutDiscriminator(nn.Module):
     def __init__(
         self, num_classes: int, image_shape: tuple[int, int, int], x_units: int, y_units: int, hidden: int, input_dropout: float = DROPOUT
@@ -83,23 +136,65 @@ class ConditionalMaxoutDiscriminator(nn.Module):
         return self.joint(torch.cat([self.x_path(x), y], dim=1))
 
 
+class ConditionalMLPDiscriminator(nn.Module):
+    """x joined with y's embedding at the input, then LeakyReLU layers: D can
+    check the class from its first layer on."""
+
+    def __init__(
+        self, num_classes: int, image_shape: tuple[int, int, int], hidden: int, input_dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.y_embed = nn.Embedding(num_classes, num_classes)
+        self.flatten = nn.Sequential(nn.Flatten(), nn.Dropout(input_dropout))
+        self.body = nn.Sequential(
+            nn.Linear(math.prod(image_shape) + num_classes, hidden),
+            nn.LeakyReLU(0.2, True),
+            nn.Linear(hidden, hidden),
+            nn.Dropout(MLP_D_DROPOUT),
+            nn.LeakyReLU(0.2, True),
+            nn.Linear(hidden, hidden),
+            nn.Dropout(MLP_D_DROPOUT),
+            nn.LeakyReLU(0.2, True),
+            nn.Linear(hidden, 1),
+        )
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.body(torch.cat([self.flatten(x), self.y_embed(labels)], dim=1))
+
+
+def cgan_discriminator(
+    d_net: str, num_classes: int, image_shape: tuple[int, int, int], hidden: int | None, input_dropout: float | None
+) -> nn.Module:
+    """The paper's maxout D, or the common MLP D; None takes each one's own default."""
+    if d_net not in NETS:
+        raise GanforgeError(f"cgan: d_net must be one of {', '.join(NETS)}, not {d_net!r}")
+    if input_dropout is not None and not 0 <= input_dropout < 1:
+        raise GanforgeError(f"cgan: d_input_dropout must be in [0, 1), not {input_dropout}")
+    if d_net == "mlp":
+        return ConditionalMLPDiscriminator(
+            num_classes, image_shape, hidden or MLP_D_HIDDEN, 0.0 if input_dropout is None else input_dropout
+        )
+    return ConditionalMaxoutDiscriminator(
+        num_classes, image_shape, x_units=240, y_units=50, hidden=hidden or 240,
+        input_dropout=DROPOUT if input_dropout is None else input_dropout,
+    )
+
+
 @register_model("cgan", "Conditional GAN (Mirza 2014): MLP G and maxout D, both given the class label")
 def cgan(
     *,
     image_shape: tuple[int, int, int],
     num_classes: int,
     z_dim: int = 100,
-    g_hidden: int = 1200,
-    d_hidden: int = 240,
+    g_hidden: int | None = None,
+    d_hidden: int | None = None,
     g_dropout: float = 0.0,
     g_norm: str = "none",
-    d_input_dropout: float = DROPOUT,
+    g_net: str = "paper",
+    d_net: str = "paper",
+    d_input_dropout: float | None = None,
 ) -> GAN:
-    if g_norm not in ("none", "batch"):
-        raise GanforgeError(f"cgan: g_norm must be 'none' or 'batch', not {g_norm!r}")
-    if not 0 <= g_dropout < 1:
-        raise GanforgeError(f"cgan: g_dropout must be in [0, 1), not {g_dropout}")
-    g = ConditionalMLPGenerator(z_dim, num_classes, image_shape, z_units=200, y_units=1000, hidden=g_hidden, dropout=g_dropout, norm=g_norm)
-    d = ConditionalMaxoutDiscriminator(num_classes, image_shape, x_units=240, y_units=50, hidden=d_hidden, input_dropout=d_input_dropout)
+    g = cgan_generator(g_net, z_dim, num_classes, image_shape, g_hidden, g_dropout, g_norm)
+    d = cgan_discriminator(d_net, num_classes, image_shape, d_hidden, d_input_dropout)
     defaults = {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999}
     return GAN(g, d, z_dim=z_dim, image_shape=image_shape, num_classes=num_classes, training_defaults=defaults)
