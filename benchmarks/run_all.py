@@ -27,6 +27,9 @@ COMMANDS = [
      "-O", "g_hidden=128", "-O", "d_hidden=64", "--train-option", "lr_g=1e-3", "--train-option", "lr_d=1e-3", "--tag=-small", "--threads", "1"],
     ["benchmarks.mode_collapse", "--data", "grid", "--remedies", "plain,pack2,minibatch-std", "--seeds", "0,1,2", "--steps", "30000",
      "-O", "g_hidden=128", "-O", "d_hidden=64", "--train-option", "lr_g=1e-3", "--train-option", "lr_d=1e-3", "--tag=-small", "--threads", "1"],
+    ["benchmarks.mode_collapse", "--data", "ring", "--remedies", "plain,pack2,minibatch-std", "--seeds", "0,1,2", "--steps", "20000",
+     "-O", "g_hidden=128", "-O", "d_hidden=64", "--train-option", "lr_g=1e-3", "--train-option", "lr_d=1e-3",
+     "--train-option", "lr_decay=linear", "--tag=-small-decay", "--threads", "1"],
     ["benchmarks.stacked_mnist", "--seconds", "300", "--threads", "2"],
 ]
 

@@ -187,6 +187,18 @@ def test_the_discriminator_update_keeping_the_fake_leaves_g_without_gradients(ma
     assert all(p.grad is None for p in trainer.model.generator.parameters())  # D's loss did not reach G
 
 
+def test_linear_lr_decay_follows_the_step(make_config: MakeConfig, tmp_path: Path) -> None:
+    trainer = _trainer(make_config(steps=4, lr_decay="linear", lr_g=4e-4, lr_d=2e-4), tmp_path)
+    rates = []
+    for step in range(4):
+        trainer.step = step
+        trainer.train_step()
+        rates += [trainer.optimizers["g"].param_groups[0]["lr"], trainer.optimizers["d"].param_groups[0]["lr"]]
+    assert rates == pytest.approx([rate * f for f in (1.0, 0.75, 0.5, 0.25) for rate in (4e-4, 2e-4)])
+    with pytest.raises(GanforgeError, match="--lr-decay must be one of none, linear, got 'cosine'"):
+        make_config(lr_decay="cosine").validate()
+
+
 def test_d_steps_draws_k_batches_per_step(make_config: MakeConfig, tmp_path: Path) -> None:
     trainer = _trainer(make_config(d_steps=3), tmp_path)
     seen = []

@@ -67,6 +67,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     game.add_argument("--lr", type=float, metavar="LR", default=S, help="learning rate of both G and D")
     game.add_argument("--lr-g", dest="lr_g", type=float, metavar="LR", default=S, help="generator learning rate (default: the model's, 2e-4 for DCGAN)")
     game.add_argument("--lr-d", dest="lr_d", type=float, metavar="LR", default=S, help="discriminator learning rate (default: the model's)")
+    game.add_argument("--lr-decay", dest="lr_decay", choices=("none", "linear"), default=S, help="linear: both learning rates fall linearly to 0 at --steps, so the game settles (default: none)")
     game.add_argument("--optimizer", choices=("adam", "rmsprop"), default=S, help="optimizer of G and D (default: the model's; rmsprop for wgan, else adam)")
     game.add_argument("--beta1", type=float, default=S, help="Adam beta1 (default: the model's, 0.5 for DCGAN)")
     game.add_argument("--beta2", type=float, default=S, help="Adam beta2 (default: the model's, 0.999)")

@@ -50,6 +50,7 @@ FALLBACK_DEFAULTS: dict[str, Any] = {
     "gp": 0.0,
 }
 OPTIMIZERS = ("adam", "rmsprop")
+LR_DECAYS = ("none", "linear")
 
 
 @dataclass
@@ -80,6 +81,7 @@ class TrainConfig:
     optimizer: str | None = None  # adam or rmsprop
     beta1: float | None = None
     beta2: float | None = None
+    lr_decay: str = "none"  # "linear": both learning rates fall linearly to 0 at --steps
     # Regularisers (0 / empty: off).
     clip: float | None = None  # WGAN weight clipping to [-c, c]
     gp: float | None = None  # WGAN-GP gradient penalty weight lambda
@@ -145,6 +147,8 @@ class TrainConfig:
                 raise GanforgeError(f"--{name.replace('_', '-')} must be 0 (off) or positive, got {getattr(self, name)}")
         if not 0.0 <= self.ema < 1.0:
             raise GanforgeError(f"--ema must be a decay in [0, 1) (0: off; 0.999 is typical), got {self.ema}")
+        if self.lr_decay not in LR_DECAYS:
+            raise GanforgeError(f"--lr-decay must be one of {', '.join(LR_DECAYS)}, got '{self.lr_decay}'")
         if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
             raise GanforgeError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got '{self.optimizer}'")
         if isinstance(self.diffaugment, list):

@@ -209,6 +209,14 @@ class Trainer:
             model.update_ema(ema_decay(self.config.ema, self.step))
         return loss.detach()
 
+    def set_learning_rates(self, factor: float) -> None:
+        """Both learning rates at `factor` times the configured ones. Derived
+        from the step each time, so a resumed run has the same schedule."""
+        for name, base in (("g", self.config.lr_g), ("d", self.config.lr_d)):
+            assert base is not None
+            for group in self.optimizers[name].param_groups:
+                group["lr"] = base * factor
+
     def unrolled_discriminator(self, steps: int) -> Discriminate:
         """A copy of D advanced by `steps` differentiable Adam updates on fresh
         real batches (the step's next ones) and fresh fakes, which G's
@@ -227,6 +235,8 @@ class Trainer:
         """k D updates then one G update; returns the logger's TRAIN_KEYS values
         (loss_d, loss_g, D(x), D(G(z)), batch diversity) of the last D update."""
         self._d_step_in_step = 0
+        if self.config.lr_decay == "linear":
+            self.set_learning_rates(1.0 - self.step / self.config.steps)
         # G's update reuses the last D update's fake batch, as pytorch/examples'
         # DCGAN does: one G forward per step fewer. Not with --unroll, whose
         # G step generates through the unrolled D updates.
