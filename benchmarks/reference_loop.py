@@ -10,7 +10,7 @@ image and runs torchvision transforms on it (ToTensor, Normalize), D ending in
 a sigmoid and trained with nn.BCELoss on full label tensors, the fake batch
 generated once per step and reused for G's update. Its G and D are exactly
 ganforge's (built by `create_model`; D gets an nn.Sigmoid appended for BCE), with
-the model's optimiser settings and D steps; for a hinge-loss model (`sngan`)
+the model's optimiser settings and D steps, starting from the same weights; for a hinge-loss model (`sngan`)
 the reference writes the hinge loss out the tutorial way.
 
 Both are timed in the same process, alternately (`--repeats` rounds of
@@ -22,6 +22,7 @@ benchmarks/results/reference_loop_<model>_<data>_<device>.json.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import tempfile
 import time
@@ -38,6 +39,7 @@ from torchvision import datasets, transforms
 
 from benchmarks.common import SHARED_DATA, build_trainer, peak_rss_mib, sync, time_steps, write_result
 from ganforge.config import TrainConfig
+from ganforge.models import GAN
 from ganforge.training.loop import Trainer
 
 DATA = {
@@ -78,9 +80,9 @@ def endless(loader: DataLoader) -> Iterator[torch.Tensor]:
 class ReferenceLoop:
     """One step = k D updates then one G update, written as tutorials write it."""
 
-    def __init__(self, trainer: Trainer, dataset: Dataset, workers: int) -> None:
-        cfg, model = trainer.config, trainer.model
-        self.device, self.z_dim, self.d_steps = trainer.device, model.z_dim, cfg.d_steps or 1
+    def __init__(self, config: TrainConfig, model: GAN, device: torch.device, dataset: Dataset, workers: int) -> None:
+        cfg = config
+        self.device, self.z_dim, self.d_steps = device, model.z_dim, cfg.d_steps or 1
         self.hinge = cfg.loss == "hinge"
         self.netG = model.generator
         # The sigmoid a tutorial's D ends in; hinge-loss critics keep raw scores.
@@ -148,8 +150,10 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         ours = build_trainer(config, Path(tmp) / "ganforge")
-        # A second, separately initialised copy of the same networks for the reference.
-        reference = ReferenceLoop(build_trainer(config, Path(tmp) / "reference"), reference_dataset(ours, args.data), args.workers)
+        # The reference trains its own copy of the same networks, from the same initial weights.
+        reference = ReferenceLoop(
+            ours.config, copy.deepcopy(ours.model), ours.device, reference_dataset(ours, args.data), args.workers
+        )
         time_steps(ours, args.warmup)
         time_reference(reference, args.warmup)
         ours_s, reference_s = [], []
