@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets, transforms
 
 from benchmarks.common import SHARED_DATA, build_trainer, peak_rss_mib, sync, time_steps, write_result
-from ganforge.config import TrainConfig
+from ganforge.config import TrainConfig, parse_options
 from ganforge.models import GAN
 from ganforge.training.loop import Trainer
 
@@ -141,12 +141,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="the reference DataLoader's worker processes")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("-O", "--model-option", dest="model_options", action="append", metavar="KEY=VALUE", help="model option of both, e.g. g_ch=64 (repeatable)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     config = TrainConfig(
         data=args.data, data_root=str(DATA[args.data]["data_root"]), data_split=DATA[args.data]["data_split"],
         model=args.model, batch_size=args.batch_size, device=args.device, tensorboard=False, progress=False,
+        model_options=parse_options(args.model_options),
     )
     with tempfile.TemporaryDirectory() as tmp:
         ours = build_trainer(config, Path(tmp) / "ganforge")
@@ -161,8 +163,10 @@ def main() -> None:
             ours_s.append(time_steps(ours, args.steps))
             reference_s.append(time_reference(reference, args.steps))
     ours_rate, reference_rate = args.steps / statistics.median(ours_s), args.steps / statistics.median(reference_s)
-    name = f"reference_loop_{args.model}_{args.data}_{args.device.split(':')[0]}"
+    options = "".join(f"-{o.replace('=', '')}" for o in args.model_options or [])
+    name = f"reference_loop_{args.model}_{args.data}_{args.device.split(':')[0]}{options}"
     command = f"python -m benchmarks.reference_loop --data {args.data} --model {args.model} --batch-size {args.batch_size} --steps {args.steps} --threads {args.threads} --device {args.device}"
+    command += "".join(f" -O {o}" for o in args.model_options or [])
     write_result(
         name,
         {

@@ -101,3 +101,31 @@ def test_a_corrupt_run_config_is_named(run_dir: Path, content: str) -> None:
     (run_dir / "config.json").write_text(content)
     with pytest.raises(GanforgeError, match=r"run config .*config.json is corrupt"):
         ganforge.load(run_dir)
+
+
+def test_a_large_sample_folder_is_written_batch_by_batch(run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each batch's PNGs are on disk before the next batch is generated, and
+    no call generates more than one batch: memory stays at one batch."""
+    pipe = ganforge.load(run_dir, device="cpu")
+    out = tmp_path / "many"
+    generate = pipe.generate
+    seen: list[tuple[int, int]] = []  # (batch size, PNGs on disk when it was asked for)
+
+    def spy(z: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 4) -> torch.Tensor:
+        seen.append((len(z), len(list(out.glob("*.png"))) if out.exists() else 0))
+        return generate(z, labels, batch_size)
+
+    monkeypatch.setattr(pipe, "generate", spy)
+    pipe.save_samples(out, 10, seed=3, batch_size=4)
+    assert [size for size, _ in seen] == [4, 4, 2]
+    assert [written for _, written in seen] == [0, 4, 8]
+    assert len(list(out.glob("*.png"))) == 10
+
+
+def test_npz_samples_written_in_batches_equal_one_batch(run_dir: Path, tmp_path: Path) -> None:
+    pipe = ganforge.load(run_dir, device="cpu")
+    pipe.save_samples(tmp_path / "s.npz", 600, seed=1)  # 3 batches of SAMPLE_BATCH 256
+    images = np.load(tmp_path / "s.npz")["images"]
+    expected = ((pipe.sample(600, seed=1, batch_size=600) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    assert images.shape == (600, 8, 8, 1)
+    assert np.abs(images.astype(int) - expected.permute(0, 2, 3, 1).numpy().astype(int)).max() <= 1

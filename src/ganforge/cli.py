@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
+import subprocess
 import sys
 import warnings
 from collections.abc import Sequence
@@ -84,6 +86,10 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     reg.add_argument("--ema", type=float, metavar="DECAY", default=S, help="keep a moving average of G's weights (e.g. 0.999) for sampling and evaluation (default: 0, off)")
     game.add_argument("--seed", type=int, default=S, help="fixes data order, noise and initialisation (default: 0)")
     game.add_argument("--device", default=S, help="auto, cpu, cuda or cuda:N (default: auto)")
+    speed = p.add_argument_group("speed")
+    speed.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=S, help="bf16/fp16: forward passes under autocast (fp16: CUDA only, with a gradient scaler; default: fp32)")
+    speed.add_argument("--compile", action="store_true", default=S, help="torch.compile G and D (the first steps compile)")
+    speed.add_argument("--channels-last", dest="channels_last", action="store_true", default=S, help="NHWC memory layout for images and convolutions")
 
     run = p.add_argument_group("run folder")
     run.add_argument("--run", metavar="NAME", default=S, help="run name (default: MODEL-DATA); an existing run resumes")
@@ -125,7 +131,7 @@ def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The settings the user gave: --config file first, then the options."""
     from ganforge.config import parse_options
 
-    given = {k: v for k, v in vars(args).items() if k not in ("command", "handler", "config")}
+    given = {k: v for k, v in vars(args).items() if k not in ("command", "handler", "config", "nproc", "argv")}
     settings: dict[str, Any] = {}
     if "config" in vars(args):
         path = Path(args.config)
@@ -150,10 +156,39 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ganforge.config import TrainConfig
     from ganforge.training import train
 
+    nproc = getattr(args, "nproc", 1)
+    if nproc < 1:
+        raise GanforgeError(f"--nproc must be at least 1, got {nproc}")
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch_torchrun(nproc, args.argv)
     settings = _train_settings(args)
     pipeline = train(TrainConfig.from_dict(settings), given=set(settings))
     print(f"{pipeline.run_dir}: step {pipeline.step}; samples in {pipeline.run_dir}/samples, checkpoints in {pipeline.run_dir}/checkpoints")
     return 0
+
+
+def _without_nproc(argv: Sequence[str]) -> list[str]:
+    """`argv` less its --nproc option (torchrun's processes must not relaunch)."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            kept.append(arg)
+    return kept
+
+
+def _launch_torchrun(nproc: int, argv: Sequence[str]) -> int:
+    """Run this training command in `nproc` processes on this machine
+    through torchrun (torch.distributed.run); its exit status is ours.
+    The "--" keeps torchrun from reading ganforge's options (it would take
+    --run for a prefix of its own --run-path)."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "ganforge", "--", *_without_nproc(argv)]
+    print(f"ganforge: launching {nproc} processes: {' '.join(command[1:])}", flush=True)
+    return subprocess.run(command).returncode
 
 
 # -- sample / interpolate ----------------------------------------------------
@@ -316,6 +351,7 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("train", help="train a GAN (or resume its run)", description="Train a GAN; running the same command again resumes the run.")
     _add_train_options(p)
+    p.add_argument("--nproc", type=int, metavar="N", default=1, help="train in N processes with DDP through torchrun (one per GPU; gloo on CPU); the same as torchrun --nproc_per_node=N -m ganforge train ...")
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("sample", help="write samples of a trained run", description="Write samples: OUT.npz (uint8 N x H x W x C), OUT.png (one grid) or a folder of PNGs. Point models (ring, grid) write OUT.npz (key 'points') or an OUT.png scatter plot.", formatter_class=_formatter)
@@ -439,6 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        args.argv = argv
         return args.handler(args)
     except GanforgeError as error:
         print(f"ganforge: error: {error}", file=sys.stderr)

@@ -33,6 +33,10 @@ RESUMABLE_FIELDS = frozenset(
         "eval_n",
         "extractor",
         "inception_weights",
+        # Speed options: the same maths, run differently (precision to float tolerance).
+        "precision",
+        "compile",
+        "channels_last",
     }
 )
 
@@ -50,6 +54,7 @@ FALLBACK_DEFAULTS: dict[str, Any] = {
     "gp": 0.0,
 }
 OPTIMIZERS = ("adam", "rmsprop")
+PRECISIONS = ("fp32", "bf16", "fp16")
 LR_DECAYS = ("none", "linear")
 
 
@@ -96,6 +101,10 @@ class TrainConfig:
     unroll: int = 0  # Unrolled GAN: G's loss against D after K more updates
     seed: int = 0
     device: str = "auto"
+    # Speed (ganforge.training.performance).
+    precision: str = "fp32"  # bf16 / fp16: forward passes under autocast
+    compile: bool = False  # torch.compile G and D
+    channels_last: bool = False  # NHWC images and convolution weights
     # The run folder.
     run: str | None = None
     runs_dir: str = "runs"
@@ -149,6 +158,8 @@ class TrainConfig:
             raise GanforgeError(f"--ema must be a decay in [0, 1) (0: off; 0.999 is typical), got {self.ema}")
         if self.lr_decay not in LR_DECAYS:
             raise GanforgeError(f"--lr-decay must be one of {', '.join(LR_DECAYS)}, got '{self.lr_decay}'")
+        if self.precision not in PRECISIONS:
+            raise GanforgeError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'")
         if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
             raise GanforgeError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got '{self.optimizer}'")
         if isinstance(self.diffaugment, list):

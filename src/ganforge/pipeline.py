@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from ganforge.errors import GanforgeError
 from ganforge.io import atomic_path
 from ganforge.models import GAN, from_config
 from ganforge.report.classes import classify_images, save_class_rows
-from ganforge.report.images import image_grid, save_gif, save_grid, write_samples
+from ganforge.report.images import image_grid, save_gif, save_grid, write_sample_batches
 from ganforge.report.scatter import save_scatter
 from ganforge.training.checkpoint import checkpoint_dir, checkpoint_step, latest_checkpoint, list_checkpoints, load_weights
 from ganforge.training.rundir import best_root, checkpoints_root, find_run, read_run_config
@@ -139,7 +140,7 @@ class GANPipeline:
         labels = torch.arange(self.model.num_classes).repeat_interleave(per_class)
         return self.generate(self.noise(len(labels), seed), labels)
 
-    def save_samples(self, out: str | Path, n: int, seed: int = 0, class_index: int | None = None) -> Path:
+    def save_samples(self, out: str | Path, n: int, seed: int = 0, class_index: int | None = None, batch_size: int = SAMPLE_BATCH) -> Path:
         """Write `n` samples to `out` (.npz, grid .png, or a folder of PNGs).
         A .png of a conditional model without `class_index` has one row per class."""
         out = Path(out)
@@ -153,7 +154,16 @@ class GANPipeline:
             per_class = max(1, n // self.model.num_classes)
             return save_grid(out, self.class_grid(per_class, seed), nrow=per_class)
         labels = self.class_labels(n, seed, class_index)
-        return write_samples(out, self.generate(self.noise(n, seed), labels), labels)
+        return write_sample_batches(out, n, self.sample_batches(self.noise(n, seed), labels, batch_size))
+
+    def sample_batches(
+        self, z: torch.Tensor, labels: torch.Tensor | None, batch_size: int = SAMPLE_BATCH
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """(images, labels) batch by batch, each made when asked for, so a
+        large count never holds more than one batch of float images."""
+        label_parts = labels.split(batch_size) if labels is not None else [None] * len(z.split(batch_size))
+        for part, part_labels in zip(z.split(batch_size), label_parts, strict=True):
+            yield self.generate(part, part_labels, batch_size), part_labels
 
     def save_points(self, out: Path, n: int, seed: int = 0) -> Path:
         """Point samples: `.npz` (key `points`, float32 N x D) or a `.png` scatter plot."""

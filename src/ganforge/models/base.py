@@ -35,6 +35,9 @@ class GAN(nn.Module):
     #: Whether D reads plain image tensors, so image-space regularisers
     #: (gradient penalty, R1, DiffAugment) apply. LAPGAN's D reads pyramids.
     image_discriminator = True
+    #: Whether training runs G and D through their forward() only, as
+    #: DistributedDataParallel needs (LAPGAN calls its levels directly).
+    data_parallel_safe = True
 
     def __init__(
         self,
@@ -59,6 +62,9 @@ class GAN(nn.Module):
         # config falls back on when the user leaves them unset.
         self.training_defaults: dict[str, Any] = dict(training_defaults or {})
         self.config: dict[str, Any] = {}  # filled in by create_model
+        # (rank, processes) of multi-process training: training noise is drawn
+        # for the global batch and sliced, as one process would draw it.
+        self.noise_shard: tuple[int, int] = (0, 1)
 
     @property
     def conditional(self) -> bool:
@@ -77,6 +83,13 @@ class GAN(nn.Module):
         """Standard Gaussian latent codes, shape n x noise_dim."""
         device = device if device is not None else next(self.parameters()).device
         return torch.randn(n, self.noise_dim, generator=generator, device=device)
+
+    def training_noise(self, n: int, generator: torch.Generator, device: torch.device | None = None) -> torch.Tensor:
+        """This process's `n` codes of a training batch: the slice of the codes
+        the whole (global) batch would get in one process."""
+        rank, processes = self.noise_shard
+        codes = self.sample_noise(n * processes, generator=generator, device=device)
+        return codes[rank * n : (rank + 1) * n] if processes > 1 else codes
 
     def seeded_noise(self, n: int, seed: int) -> torch.Tensor:
         """Latent codes fixed by `seed`, drawn on the CPU so a seed gives the
@@ -147,7 +160,7 @@ class GAN(nn.Module):
     ) -> Any:
         """What D sees as fake during training, for a real batch. Usually
         G(z) for fresh z; LAPGAN conditions each level on the real coarser image."""
-        return self.generate(self.sample_noise(real.shape[0], generator=noise), labels)
+        return self.generate(self.training_noise(real.shape[0], noise), labels)
 
     def discriminate_with_classes(
         self, images: Any, labels: torch.Tensor | None = None
@@ -167,6 +180,16 @@ class GAN(nn.Module):
 
     def discriminate(self, images: Any, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.discriminate_with_classes(images, labels)[0]
+
+    def with_networks(self, generator: nn.Module, discriminator: nn.Module) -> GAN:
+        """This GAN with its forward passes run through other wrappers of the
+        same networks (DistributedDataParallel, torch.compile): a shallow copy
+        sharing every parameter, buffer and setting. Itself when unwrapped."""
+        if generator is self.generator and discriminator is self.discriminator:
+            return self
+        view = copy.copy(self)
+        view._modules = {**self._modules, "generator": generator, "discriminator": discriminator}  # copy.copy shares the dict
+        return view
 
     # -- exponential moving average of G ---------------------------------------
 

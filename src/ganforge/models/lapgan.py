@@ -337,6 +337,7 @@ class LAPGAN(GAN):
 
     # D reads pyramids: image-space regularisers (gradient penalty, R1, DiffAugment) do not apply.
     image_discriminator = False
+    data_parallel_safe = False  # its training calls G's levels directly
 
     generator: LaplacianGenerator
     discriminator: LaplacianDiscriminator
@@ -436,7 +437,7 @@ class LAPGAN(GAN):
         generator = self.generator
         real_pyramid = self.pyramid(real)
         code, planes = generator.split_noise(
-            self.sample_noise(real.shape[0], generator=noise, device=real.device)
+            self.training_noise(real.shape[0], noise, device=real.device)
         )
         bands = [
             generator.band(level, plane, condition)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -51,30 +52,60 @@ def to_hwc_uint8(images: torch.Tensor) -> np.ndarray:
     return to_uint8(images.cpu()).permute(0, 2, 3, 1).contiguous().numpy()
 
 
+SampleBatches = Iterable[tuple[torch.Tensor, "torch.Tensor | None"]]
+
+
 def write_samples(out: str | Path, images: torch.Tensor, labels: torch.Tensor | None = None) -> Path:
     """Write samples by the form of `out`: `.npz` (key `images`, uint8 N x H x W x C,
     and `labels` when given), a single grid `.png`, or else a folder of PNGs."""
+    return write_sample_batches(out, len(images), [(images, labels)])
+
+
+def write_sample_batches(out: str | Path, n: int, batches: SampleBatches) -> Path:
+    """`write_samples` for `n` samples that arrive in batches of (images, labels):
+    a folder gets each batch's PNGs before the next batch is made, and an
+    .npz holds uint8 only, so memory stays at one float batch (plus, for an
+    .npz, the uint8 array it writes)."""
     out = Path(out)
     suffix = out.suffix.lower()
-    if suffix == ".npz":
-        arrays = {"images": to_hwc_uint8(images)}
-        if labels is not None:
-            arrays["labels"] = labels.cpu().numpy().astype(np.int64)
-        with atomic_path(out) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-        return out
     if suffix == ".png":
-        return save_grid(out, images)
+        parts = list(batches)
+        return save_grid(out, torch.cat([images for images, _ in parts]))
+    if suffix == ".npz":
+        return _write_npz(out, n, batches)
     if suffix:
         raise GanforgeError(f"--out {out}: use a .npz file, a .png grid, or a folder name (no extension)")
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"--out {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    array = to_hwc_uint8(images)
-    width = max(6, len(str(len(array) - 1)))
-    for i, image in enumerate(array):
-        label = f"_class{int(labels[i])}" if labels is not None else ""
-        with atomic_path(out / f"{i:0{width}d}{label}.png") as tmp:
-            Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(tmp, format="PNG")
+    width = max(6, len(str(n - 1)))
+    index = 0
+    for images, labels in batches:
+        for offset, image in enumerate(to_hwc_uint8(images)):
+            label = f"_class{int(labels[offset])}" if labels is not None else ""
+            with atomic_path(out / f"{index:0{width}d}{label}.png") as tmp:
+                Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(tmp, format="PNG")
+            index += 1
+    return out
+
+
+def _write_npz(out: Path, n: int, batches: SampleBatches) -> Path:
+    images_out: np.ndarray | None = None
+    labels_out: list[np.ndarray] = []
+    start = 0
+    for images, labels in batches:
+        array = to_hwc_uint8(images)
+        if images_out is None:
+            images_out = np.empty((n, *array.shape[1:]), dtype=np.uint8)
+        images_out[start : start + len(array)] = array
+        start += len(array)
+        if labels is not None:
+            labels_out.append(labels.cpu().numpy().astype(np.int64))
+    assert images_out is not None and start == n
+    arrays = {"images": images_out}
+    if labels_out:
+        arrays["labels"] = np.concatenate(labels_out)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
     return out

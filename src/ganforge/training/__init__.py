@@ -15,6 +15,8 @@ from ganforge.io import write_json
 from ganforge.errors import GanforgeError
 from ganforge.models import GAN, create_model, is_conditional, takes_points
 from ganforge.models.registry import POINT_MODELS
+from ganforge.training import distributed
+from ganforge.training.distributed import Distributed
 from ganforge.training.loop import Trainer
 from ganforge.training.rundir import CONFIG_FILE, prepare_run_dir
 
@@ -129,29 +131,40 @@ def train(config: TrainConfig | dict[str, Any], *, given: set[str] | None = None
     `given` lists the fields the user set explicitly (the CLI passes it) so that
     only those are checked against a resumed run's saved settings.
     """
-    from ganforge.pipeline import GANPipeline  # imports ganforge.train: import here, not at the top
-
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
+    job = distributed.from_environment()
+    device = distributed.process_device(resolve_device(config.device), job)
+    created_group = distributed.start(job, device)
+    try:
+        return _train(config, given, job, device)
+    finally:
+        distributed.stop(created_group)
+
+
+def _train(config: TrainConfig, given: set[str] | None, job: Distributed, device: torch.device) -> GANPipeline:
+    from ganforge.pipeline import GANPipeline  # imports ganforge.train: import here, not at the top
+
     run_dir, config, resuming = prepare_run_dir(config, given)
+    distributed.barrier(job)  # every process has read the run folder before rank 0 writes to it
     data = load_training_data(config)
-    device = resolve_device(config.device)
     # Built before seeding: a classifier trained here must not shift the run's RNG.
-    evaluator = build_evaluator(config, data, device)
+    evaluator = build_evaluator(config, data, device) if job.is_main else None
     torch.manual_seed(config.seed)  # fixes the weight initialisation
     model = build_model(config, data)
     config = config.with_model_defaults(model.training_defaults)
     check_regularizers(config, model)
-    trainer = Trainer(config, run_dir, data, model, device, evaluator=evaluator)
+    trainer = Trainer(config, run_dir, data, model, device, evaluator=evaluator, job=job)
     start = trainer.resume() if resuming else 0
-    write_json(run_dir / CONFIG_FILE, run_record(config, model.config, data))
-
-    for note in data.notes:
-        print(f"note: {note}")
-    action = f"resuming at step {start}" if start else "starting"
-    print(f"{run_dir}: {action}; {config.model} on {data.describe()}; device {device}")
-    if start >= config.steps:
-        print(f"{run_dir}: already trained for {start} steps (--steps {config.steps}); nothing to do")
-    else:
+    if job.is_main:
+        write_json(run_dir / CONFIG_FILE, run_record(config, model.config, data))
+        for note in data.notes:
+            print(f"note: {note}")
+        action = f"resuming at step {start}" if start else "starting"
+        processes = f" x {job.world_size} processes (DDP)" if job.enabled else ""
+        print(f"{run_dir}: {action}; {config.model} on {data.describe()}; device {device}{processes}")
+        if start >= config.steps:
+            print(f"{run_dir}: already trained for {start} steps (--steps {config.steps}); nothing to do")
+    if start < config.steps:
         trainer.fit()
     return GANPipeline(model, run_dir=Path(run_dir), step=trainer.step, class_names=data.class_names, train_config=config.to_dict())

@@ -123,3 +123,20 @@ class MetricsLogger:
         if self.writer is not None:
             self.writer.close()
         self.file.close()
+
+
+class SilentLogger:
+    """The logger of a process other than rank 0 in multi-process training:
+    rank 0 alone writes logs."""
+
+    def record(self, step: int, values: torch.Tensor) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def event(self, record: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

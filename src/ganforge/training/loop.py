@@ -22,16 +22,20 @@ from ganforge.augment import DiffAugment
 from ganforge.config import TrainConfig
 from ganforge.data.base import ImageData
 from ganforge.data.points import PointData, is_point_data
+from ganforge.errors import GanforgeError
 from ganforge.losses import create_loss
 from ganforge.models.base import GAN
 from ganforge.regularizers import clip_weights, gradient_penalty, r1_penalty
 from ganforge.remedies import Discriminate, unrolled_discriminator
 from ganforge.report.images import save_grid
 from ganforge.report.scatter import save_scatter
+from ganforge.training import distributed
 from ganforge.training.batches import BatchOrder
 from ganforge.training.checkpoint import STATE_FILE, Checkpoint, latest_checkpoint, load_checkpoint, read_state, save_checkpoint
+from ganforge.training.distributed import SINGLE_PROCESS, Distributed
 from ganforge.training.health import HealthWatch
-from ganforge.training.logger import MetricsLogger
+from ganforge.training.logger import MetricsLogger, SilentLogger
+from ganforge.training.performance import autocast, check_precision, compiled, make_grad_scalers, optimise, to_channels_last
 from ganforge.training.rundir import best_root, checkpoints_root
 
 if TYPE_CHECKING:
@@ -107,14 +111,30 @@ class Trainer:
         model: GAN,
         device: torch.device,
         evaluator: Evaluator | None = None,
+        job: Distributed = SINGLE_PROCESS,
     ) -> None:
+        check_process_layout(config, job)
         self.config = config
+        self.job = job
         self.evaluator = evaluator
         self.best_fid = float("inf")
         self.run_dir = run_dir
         self.device = device
         self.data = data.to(device)
         self.model = model.to(device)
+        check_precision(config, device)
+        distributed.prepare_model(self.model, device, job)
+        if config.channels_last:
+            to_channels_last(self.model)
+        # What the training forward passes call: `model` itself, or views of
+        # it whose networks run through DDP and/or torch.compile (the same
+        # modules and parameters). The G step calls D outside DDP: D is
+        # frozen there, and DDP would wait for gradients that never come.
+        ddp = distributed.ddp_wrapper(device, job)
+        generator = compiled(ddp(self.model.generator), config.compile)
+        self.net = self.model.with_networks(generator, compiled(ddp(self.model.discriminator), config.compile))
+        self.g_net = self.model.with_networks(generator, compiled(self.model.discriminator, config.compile))
+        self.scalers = make_grad_scalers(config, device)
         self.loss = create_loss(config.loss, config.label_smoothing)
         self.real_target = 1.0 - config.label_smoothing
         self.optimizers = {
@@ -142,7 +162,10 @@ class Trainer:
         A step reads d_steps batches, and --unroll K more for the unrolled D."""
         number = self.step * (self.config.d_steps + self.config.unroll) + self._d_step_in_step
         self._d_step_in_step += 1
-        return self.data.batch(self.batches.indices(number))
+        real, labels = self.data.batch(distributed.shard(self.batches.indices(number), self.job))
+        if self.config.channels_last and real.dim() == 4:
+            real = real.contiguous(memory_format=torch.channels_last)
+        return real, labels
 
     def augmented(self, images: Any) -> Any:
         return self.augment(images) if self.augment is not None else images
@@ -170,44 +193,42 @@ class Trainer:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Any]:
         """One D update. With `keep_fake` the fake batch keeps G's graph and is
         returned (else None), so that the G update can reuse it."""
-        cfg, model = self.config, self.model
-        with torch.set_grad_enabled(keep_fake):
-            kept = model.training_fake(real, labels, self.noise)
-        fake = detached(kept)
-        if cfg.r1:
-            real.requires_grad_(True)
-        loss, real_logits, fake_logits = self.adversarial_d_loss(model.discriminate_with_classes, real, fake, labels)
-        if cfg.gp:
-            critic = lambda images: model.discriminate(images, labels)
-            loss = loss + cfg.gp * gradient_penalty(critic, real, fake, self.regularizer_rng)
-        if cfg.r1:
-            loss = loss + cfg.r1 * r1_penalty(real_logits, real)
-        self.optimizers["d"].zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizers["d"].step()
+        cfg, model = self.config, self.net
+        with autocast(cfg, self.device):
+            with torch.set_grad_enabled(keep_fake):
+                kept = model.training_fake(real, labels, self.noise)
+            fake = detached(kept)
+            if cfg.r1:
+                real.requires_grad_(True)
+            loss, real_logits, fake_logits = self.adversarial_d_loss(model.discriminate_with_classes, real, fake, labels)
+            if cfg.gp:
+                critic = lambda images: model.discriminate(images, labels)
+                loss = loss + cfg.gp * gradient_penalty(critic, real, fake, self.regularizer_rng)
+            if cfg.r1:
+                loss = loss + cfg.r1 * r1_penalty(real_logits, real)
+        optimise(loss, self.optimizers["d"], self.scalers.get("d"))
         if cfg.clip:
-            clip_weights(model.discriminator, cfg.clip)
-        d_real, d_fake = torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
-        return loss.detach(), d_real, d_fake, model.batch_diversity(real, fake), kept if keep_fake else None
+            clip_weights(self.model.discriminator, cfg.clip)
+        d_real, d_fake = torch.sigmoid(real_logits.detach().float()).mean(), torch.sigmoid(fake_logits.detach().float()).mean()
+        return loss.detach().float(), d_real, d_fake, model.batch_diversity(real, fake), kept if keep_fake else None
 
     def g_step(self, real: torch.Tensor, labels: torch.Tensor | None, fake: Any = None) -> torch.Tensor:
         """One G update with D frozen, on `fake` (the last D update's batch,
         G's graph kept) or, when None, on a freshly generated batch."""
-        model = self.model
-        model.discriminator.requires_grad_(False)  # D frozen: no gradients for its weights
-        if fake is None:
-            fake = model.training_fake(real.detach(), labels, self.noise)
-        # --unroll K: G plays against D as it will be K updates from now (Metz et al. 2017).
-        discriminate = self.unrolled_discriminator(self.config.unroll) if self.config.unroll else model.discriminate_with_classes
-        logits, classes = discriminate(self.augmented(fake), labels)
-        loss = self.loss.g_loss(logits) + self.class_loss(classes, labels)
-        self.optimizers["g"].zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizers["g"].step()
-        model.discriminator.requires_grad_(True)
+        model = self.g_net  # D outside DDP: frozen, it gets no gradients here
+        self.model.discriminator.requires_grad_(False)
+        with autocast(self.config, self.device):
+            if fake is None:
+                fake = model.training_fake(real.detach(), labels, self.noise)
+            # --unroll K: G plays against D as it will be K updates from now (Metz et al. 2017).
+            discriminate = self.unrolled_discriminator(self.config.unroll) if self.config.unroll else model.discriminate_with_classes
+            logits, classes = discriminate(self.augmented(fake), labels)
+            loss = self.loss.g_loss(logits) + self.class_loss(classes, labels)
+        optimise(loss, self.optimizers["g"], self.scalers.get("g"))
+        self.model.discriminator.requires_grad_(True)
         if self.config.ema:
-            model.update_ema(ema_decay(self.config.ema, self.step))
-        return loss.detach()
+            self.model.update_ema(ema_decay(self.config.ema, self.step))
+        return loss.detach().float()
 
     def set_learning_rates(self, factor: float) -> None:
         """Both learning rates at `factor` times the configured ones. Derived
@@ -251,28 +272,45 @@ class Trainer:
     # -- the loop -----------------------------------------------------------
 
     def fit(self) -> None:
-        cfg = self.config
-        health = HealthWatch(watch_d_fake=cfg.loss != "wasserstein")
-        log = MetricsLogger(self.run_dir, self.step, cfg.steps, tensorboard=cfg.tensorboard, progress=cfg.progress, health=health)
+        cfg, main = self.config, self.job.is_main
+        log = self.make_logger() if main else SilentLogger()
         self.model.train()
+        stopping = False
         with _stop_on_interrupt(self):
-            while self.step < cfg.steps and not self.stop_requested:
-                log.record(self.step + 1, self.train_step())
+            while self.step < cfg.steps and not stopping:
+                # Under DDP the logged values are the means over the processes.
+                log.record(self.step + 1, distributed.mean_across(self.train_step(), self.job))
                 self.step += 1
-                done = self.step == cfg.steps or self.stop_requested
+                stopping = self.stopping()
+                done = self.step == cfg.steps or stopping
                 if self.step % cfg.log_every == 0 or done:
                     log.flush()
-                if self.step % cfg.sample_every == 0 or done:
+                if main and (self.step % cfg.sample_every == 0 or done):
                     path = self.save_sample_grid()
                     log.event({"kind": "samples", "step": self.step, "path": str(path.relative_to(self.run_dir))})
                 if self.evaluator is not None and (self.step % cfg.eval_every == 0 or done):
+                    assert isinstance(log, MetricsLogger)
                     self.evaluate(log)
-                if self.step % cfg.checkpoint_every == 0 or done:
+                if main and (self.step % cfg.checkpoint_every == 0 or done):
                     log.flush()  # metrics up to a checkpoint are always on disk
                     self.save_checkpoint()
         log.close()
-        if self.stop_requested:
+        if not distributed.replicas_agree(self.model, self.job):
+            raise GanforgeError("the training processes ended with different weights (DDP replicas diverged); please report this")
+        if stopping and main:
             print(f"interrupted: checkpoint saved at step {self.step}; run the same command to resume")
+
+    def make_logger(self) -> MetricsLogger:
+        health = HealthWatch(watch_d_fake=self.config.loss != "wasserstein")
+        cfg = self.config
+        return MetricsLogger(self.run_dir, self.step, cfg.steps, tensorboard=cfg.tensorboard, progress=cfg.progress, health=health)
+
+    def stopping(self) -> bool:
+        """Whether to stop after this step (Ctrl-C). Processes of a DDP job
+        agree on it at logging steps, so that they all stop at the same step."""
+        if not self.job.enabled:
+            return self.stop_requested
+        return self.step % self.config.log_every == 0 and distributed.any_across(self.stop_requested, self.job, self.device)
 
     # -- evaluation -----------------------------------------------------------
 
@@ -320,6 +358,7 @@ class Trainer:
             self.optimizers,
             self.rng_states(),
             keep=self.config.keep_checkpoints,
+            extra={"grad_scalers": {name: scaler.state_dict() for name, scaler in self.scalers.items()}} if self.scalers else None,
         )
 
     def resume(self) -> int:
@@ -329,6 +368,9 @@ class Trainer:
             return 0
         restored: Checkpoint = load_checkpoint(path, self.model, self.optimizers)
         self.step = restored.step
+        for name, state in restored.extra.get("grad_scalers", {}).items():
+            if name in self.scalers:  # fp16 then and now
+                self.scalers[name].load_state_dict(state)
         self.best_fid = self._saved_best_fid()
         torch.set_rng_state(restored.rng_states["torch_cpu"])
         self.noise.set_state(restored.rng_states["noise"])
@@ -343,6 +385,21 @@ class Trainer:
         if best is None:
             return float("inf")
         return float(read_state(best / STATE_FILE)["extra"].get("fid", float("inf")))
+
+
+def check_process_layout(config: TrainConfig, job: Distributed) -> None:
+    """Settings that several training processes cannot honour, named."""
+    if not job.enabled:
+        return
+    if config.batch_size % job.world_size:
+        raise GanforgeError(f"--batch-size {config.batch_size} is the global batch and must divide evenly over {job.world_size} processes")
+    per_process = config.batch_size // job.world_size
+    if per_process % config.pack:
+        raise GanforgeError(
+            f"--batch-size {config.batch_size} gives each of {job.world_size} processes {per_process} samples, not divisible by --pack {config.pack}"
+        )
+    if config.unroll:
+        raise GanforgeError(f"--unroll does not run in several processes (here {job.world_size}): train it in one process")
 
 
 class _stop_on_interrupt:

@@ -1,0 +1,82 @@
+"""Speed options: bf16/fp16 autocast, channels_last, torch.compile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import torch
+
+import ganforge
+from ganforge.config import TrainConfig
+from ganforge.errors import GanforgeError
+from ganforge.training.performance import check_precision
+
+MakeConfig = Callable[..., TrainConfig]
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def _weights(make_config: MakeConfig, **overrides: Any) -> dict[str, torch.Tensor]:
+    pipeline = ganforge.train(make_config(**overrides))
+    return {k: v.detach().float() for k, v in pipeline.model.state_dict().items()}
+
+
+def _largest_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    return max(float((a[k] - b[k]).abs().max()) for k in a if a[k].is_floating_point())
+
+
+def test_channels_last_trains_the_same_weights(make_config: MakeConfig) -> None:
+    plain = _weights(make_config, run="plain")
+    nhwc = _weights(make_config, run="nhwc", channels_last=True)
+    assert _largest_difference(plain, nhwc) < 1e-5
+
+
+def test_channels_last_stores_images_and_convolutions_as_nhwc(make_config: MakeConfig, tmp_path: Path) -> None:
+    from benchmarks.common import build_trainer
+
+    trainer = build_trainer(make_config(channels_last=True), tmp_path)
+    conv = next(m for m in trainer.model.discriminator.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+    real, _ = trainer.next_batch()
+    assert real.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_bf16_autocast_trains_close_to_fp32_but_not_equal(make_config: MakeConfig) -> None:
+    fp32 = _weights(make_config, run="fp32")
+    bf16 = _weights(make_config, run="bf16", precision="bf16")
+    difference = _largest_difference(fp32, bf16)
+    assert 0 < difference < 0.05  # bf16 has 8 bits of mantissa: it ran, and it stayed near
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager(make_config: MakeConfig) -> None:
+    eager = _weights(make_config, run="eager", steps=3)
+    compiled = _weights(make_config, run="compiled", steps=3, compile=True)
+    assert _largest_difference(eager, compiled) < 1e-4
+
+
+@pytest.mark.parametrize(
+    ("device", "settings", "message"),
+    [
+        ("cpu", {}, "fp16 needs a CUDA device"),
+        ("cuda", {"gp": 10.0}, "does not combine with --gp"),
+        ("cuda", {"r1": 1.0, "unroll": 2}, "--r1 and --unroll"),
+    ],
+)
+def test_fp16_is_refused_where_it_cannot_run(device: str, settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(GanforgeError, match=message):
+        check_precision(TrainConfig(precision="fp16", **settings), torch.device(device))
+
+
+def test_an_unknown_precision_is_refused() -> None:
+    with pytest.raises(GanforgeError, match="--precision must be one of fp32, bf16, fp16"):
+        TrainConfig(precision="fp8")
+
+
+@needs_cuda
+def test_fp16_resume_keeps_the_gradient_scale(make_config: MakeConfig) -> None:
+    straight = _weights(make_config, run="straight", device="cuda", precision="fp16")
+    _weights(make_config, run="resumed", device="cuda", precision="fp16", steps=3)
+    resumed = _weights(make_config, run="resumed", device="cuda", precision="fp16")
+    assert _largest_difference(straight, resumed) < 1e-6
