@@ -33,6 +33,9 @@ COMMANDS = [
     ["benchmarks.mode_collapse", "--data", "ring", "--remedies", "plain,pack2,minibatch-std", "--seeds", "0,1,2", "--steps", "20000",
      "-O", "g_hidden=128", "-O", "d_hidden=64", "--train-option", "lr_g=1e-3", "--train-option", "lr_d=1e-3",
      "--train-option", "lr_decay=linear", "--tag=-small-decay", "--threads", "1"],
+    ["benchmarks.mode_collapse", "--data", "grid", "--remedies", "minibatch-std", "--seeds", "0,1,2", "--steps", "100000",
+     "-O", "g_hidden=128", "-O", "d_hidden=64", "--train-option", "lr_g=1e-3", "--train-option", "lr_d=1e-3",
+     "--train-option", "lr_decay=linear", "--train-option", "pack=2", "--tag=-small-decay-100k-pack2", "--threads", "1"],
     ["benchmarks.stacked_mnist", "--seconds", "300", "--threads", "2"],
 ]
 

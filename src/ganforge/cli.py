@@ -351,7 +351,7 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("train", help="train a GAN (or resume its run)", description="Train a GAN; running the same command again resumes the run.")
     _add_train_options(p)
-    p.add_argument("--nproc", type=int, metavar="N", default=1, help="train in N processes with DDP through torchrun (one per GPU; gloo on CPU); the same as torchrun --nproc_per_node=N -m ganforge train ...")
+    p.add_argument("--nproc", type=int, metavar="N", default=1, help="train in N processes with DDP through torchrun (one per GPU; gloo on CPU); the same as torchrun --nproc_per_node=N -m ganforge -- train ...")
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("sample", help="write samples of a trained run", description="Write samples: OUT.npz (uint8 N x H x W x C), OUT.png (one grid) or a folder of PNGs. Point models (ring, grid) write OUT.npz (key 'points') or an OUT.png scatter plot.", formatter_class=_formatter)

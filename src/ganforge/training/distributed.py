@@ -1,6 +1,6 @@
 """Multi-process training with PyTorch's DistributedDataParallel (DDP).
 
-Launched by `torchrun --nproc_per_node=N -m ganforge train ...` (or its
+Launched by `torchrun --nproc_per_node=N -m ganforge -- train ...` (or its
 shortcut `ganforge train --nproc N`): torchrun sets RANK, WORLD_SIZE and
 LOCAL_RANK, and every process runs the same training with one shard of each
 batch. The maths is that of one process with the whole batch:
@@ -91,7 +91,7 @@ def start(job: Distributed, device: torch.device) -> bool:
     if "MASTER_ADDR" not in os.environ:
         raise GanforgeError(
             f"WORLD_SIZE={job.world_size} but MASTER_ADDR is not set: launch with torchrun "
-            "(torchrun --nproc_per_node=N -m ganforge train ...) or ganforge train --nproc N"
+            "(torchrun --nproc_per_node=N -m ganforge -- train ...) or ganforge train --nproc N"
         )
     backend = "nccl" if device.type == "cuda" else "gloo"
     kwargs = {"device_id": device} if device.type == "cuda" else {}
