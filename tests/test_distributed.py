@@ -43,7 +43,12 @@ def _rank_worker(rank: int, settings: dict[str, Any], port: int, out: str) -> No
 
 
 def _ddp_weights(settings: dict[str, Any], out: Path) -> list[dict[str, torch.Tensor]]:
-    mp.spawn(_rank_worker, args=(settings, _free_port(), str(out)), nprocs=PROCESSES, join=True)
+    try:
+        mp.spawn(_rank_worker, args=(settings, _free_port(), str(out)), nprocs=PROCESSES, join=True)
+    except Exception as error:  # the free port can be taken between choosing and binding it
+        if "address already in use" not in str(error).lower():
+            raise
+        mp.spawn(_rank_worker, args=(settings, _free_port(), str(out)), nprocs=PROCESSES, join=True)
     return [load_file(out / f"rank{rank}.safetensors") for rank in range(PROCESSES)]
 
 

@@ -163,6 +163,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _launch_torchrun(nproc, args.argv)
     settings = _train_settings(args)
     pipeline = train(TrainConfig.from_dict(settings), given=set(settings))
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
+        return 0
     print(f"{pipeline.run_dir}: step {pipeline.step}; samples in {pipeline.run_dir}/samples, checkpoints in {pipeline.run_dir}/checkpoints")
     return 0
 
