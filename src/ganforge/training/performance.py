@@ -12,8 +12,7 @@ channels_last memory layout.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -69,6 +68,7 @@ def to_channels_last(module: nn.Module) -> nn.Module:
     return module.to(memory_format=torch.channels_last)
 
 
-def compiled(module: nn.Module, enabled: bool) -> nn.Module | Callable[..., Any]:
-    """torch.compile(module) when `enabled` (the module itself otherwise)."""
-    return torch.compile(module) if enabled else module
+def compiled(module: nn.Module, enabled: bool) -> nn.Module:
+    """torch.compile(module) when `enabled` (the module itself otherwise).
+    A compiled module is an nn.Module sharing the original's parameters."""
+    return cast(nn.Module, torch.compile(module)) if enabled else module
