@@ -51,13 +51,15 @@ CPU_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def train_for(config: TrainConfig, seconds: float) -> tuple[Any, float]:
+def train_for(config: TrainConfig, seconds: float, steps: int | None = None) -> tuple[Any, float]:
+    """Train a fresh run for `seconds` of wall-clock time (or until `steps`
+    steps); save its checkpoint and sample grid."""
     run_dir = ROOT / config.runs_dir / config.run_name()
     shutil.rmtree(run_dir, ignore_errors=True)
     trainer = build_trainer(config, run_dir)
     write_json(run_dir / "config.json", run_record(trainer.config, trainer.model.config, trainer.data))
     start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    while time.perf_counter() - start < seconds and (steps is None or trainer.step < steps):
         trainer.train_step()
         trainer.step += 1
     elapsed = time.perf_counter() - start

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
-import time
 from typing import Any
 
 import torch
 
-from benchmarks.common import RESULTS, ROOT, build_trainer, write_result
+from benchmarks.common import RESULTS, write_result
+from benchmarks.families import train_for
 from ganforge.config import TrainConfig, parse_options
 from ganforge.metrics.mixture import MixtureEvaluator
 
@@ -48,13 +49,8 @@ def run_one(
         data=data, model="toy-mlp", steps=steps, seed=seed, model_options=model_options,
         run=f"collapse-{data}-{remedy}-seed{seed}{tag}", tensorboard=False, progress=False, device="cpu", **settings,
     )
-    trainer = build_trainer(config, ROOT / config.runs_dir / config.run_name())
-    start = time.perf_counter()
-    while trainer.step < steps:
-        trainer.train_step()
-        trainer.step += 1
-    elapsed = time.perf_counter() - start
-    trainer.save_sample_grid()
+    # A fresh run folder with a checkpoint, so `ganforge plot` / `ganforge eval` can look at it again.
+    trainer, elapsed = train_for(config, math.inf, steps)
     result = MixtureEvaluator(trainer.data).evaluate_model(trainer.model, SAMPLES, seed=seed)
     return {
         "benchmark": "mode_collapse",

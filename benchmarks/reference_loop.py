@@ -42,6 +42,9 @@ from ganforge.config import TrainConfig, parse_options
 from ganforge.models import GAN
 from ganforge.training.loop import Trainer
 
+# pytorch/examples' DCGAN: Adam 2e-4, betas (0.5, 0.999), no moving average of G.
+TUTORIAL_SETTINGS: dict[str, Any] = {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "ema": 0.0}
+
 DATA = {
     "mnist": {"data_root": SHARED_DATA / "mnist", "data_split": None},
     "cifar10": {"data_root": SHARED_DATA / "cifar10", "data_split": "test"},
@@ -149,6 +152,7 @@ def main() -> None:
         data=args.data, data_root=str(DATA[args.data]["data_root"]), data_split=DATA[args.data]["data_split"],
         model=args.model, batch_size=args.batch_size, device=args.device, tensorboard=False, progress=False,
         model_options=parse_options(args.model_options),
+        ema=0.0,  # identical maths on both sides: the reference keeps no moving average of G
     )
     with tempfile.TemporaryDirectory() as tmp:
         ours = build_trainer(config, Path(tmp) / "ganforge")

@@ -1,10 +1,12 @@
 """Stacked MNIST (1,000 modes): DCGAN against each mode-collapse remedy.
 
     python -m benchmarks.stacked_mnist --seconds 60 --remedies plain,pack2 --device cuda
+    python -m benchmarks.stacked_mnist --steps 20000 --remedies plain --train-option ema=0.999 --tag=-ema
 
 For each remedy and seed: train ganforge's `dcgan` on `stacked-mnist` (three
 MNIST digits as R, G, B; batch 64, its paper defaults) for `--seconds` of
-wall-clock time, then read `--n` samples (26,000 as in VEEGAN and PacGAN) with
+wall-clock time or `--steps` steps (a step budget does not depend on what else
+runs on the machine), then read `--n` samples (26,000 as in VEEGAN and PacGAN) with
 the MNIST classifier per channel: modes covered (a tenth of the fair share),
 modes with any sample (the papers' count) and KL to uniform. Results:
 benchmarks/results/stacked_mnist_<remedy>_seed<k><tag>.json and a table.
@@ -21,7 +23,7 @@ import torch
 from benchmarks.common import RESULTS, write_result
 from benchmarks.families import DATA_DIR, train_for
 from benchmarks.mode_collapse import REMEDIES
-from ganforge.config import TrainConfig
+from ganforge.config import TrainConfig, parse_options
 from ganforge.data import load_data
 from ganforge.metrics.stacked import StackedMnistEvaluator
 
@@ -31,6 +33,9 @@ MNIST_ROOT = DATA_DIR / "mnist"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--steps", type=int, default=None, help="train this many steps instead of --seconds")
+    parser.add_argument("-O", "--model-option", dest="model_options", action="append", metavar="KEY=VALUE", help="dcgan option, e.g. ndf=16 (repeatable)")
+    parser.add_argument("--train-option", dest="train_options", action="append", metavar="KEY=VALUE", help="TrainConfig field, e.g. ema=0.999 (repeatable)")
     parser.add_argument("--remedies", default="plain,pack2,minibatch-std,minibatch-disc")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--n", type=int, default=26_000, help="samples read per run")
@@ -44,22 +49,27 @@ def main() -> None:
         return
     torch.set_num_threads(args.threads)
     torch.backends.cudnn.benchmark = True
+    model_options, train_options = parse_options(args.model_options), parse_options(args.train_options)
+    budget = f"--steps {args.steps}" if args.steps else f"--seconds {int(args.seconds)}"
+    options = "".join(f" -O {k}={v}" for k, v in model_options.items()) + "".join(f" --train-option {k}={v}" for k, v in train_options.items())
     rows = []
     for remedy in args.remedies.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            settings = {k: v for k, v in REMEDIES[remedy].items()}
+            settings = {"batch_size": 64, **train_options, **REMEDIES[remedy]}
             config = TrainConfig(
-                data="stacked-mnist", data_root=str(MNIST_ROOT), model="dcgan", steps=10**9, batch_size=64, seed=seed,
-                run=f"stacked-{remedy}-seed{seed}{args.tag}", device=args.device, tensorboard=False, progress=False, **settings,
+                data="stacked-mnist", data_root=str(MNIST_ROOT), model="dcgan", model_options=model_options,
+                steps=args.steps or 10**9, seed=seed, run=f"stacked-{remedy}-seed{seed}{args.tag}",
+                device=args.device, tensorboard=False, progress=False, **settings,
             )
-            trainer, elapsed = train_for(config, args.seconds)
+            trainer, elapsed = train_for(config, float("inf") if args.steps else args.seconds, args.steps)
             evaluator = StackedMnistEvaluator(load_data("mnist", root=str(MNIST_ROOT)), trainer.device)
             result = evaluator.evaluate_model(trainer.model, args.n, seed=seed)
             record: dict[str, Any] = {
-                "benchmark": "stacked_mnist", "model": "dcgan", "remedy": remedy, "settings": settings, "seed": seed,
+                "benchmark": "stacked_mnist", "model": "dcgan", "remedy": remedy, "settings": REMEDIES[remedy],
+                "model_options": model_options, "train_options": train_options, "seed": seed,
                 "seconds": elapsed, "steps": trainer.step, "steps_per_second": trainer.step / elapsed, "samples": args.n,
                 "device": str(trainer.device), **result.metrics,
-                "command": f"python -m benchmarks.stacked_mnist --seconds {int(args.seconds)} --remedies {remedy} --seeds {seed} --device {args.device}"
+                "command": f"python -m benchmarks.stacked_mnist {budget} --remedies {remedy} --seeds {seed} --device {args.device}{options}"
                 + (f" --tag={args.tag}" if args.tag else ""),
             }
             write_result(f"stacked_mnist_{remedy}_seed{seed}{args.tag}", record)

@@ -6,7 +6,8 @@ tutorial loop reaches after 10 minutes, on the same machine in the same run.
 
 The reference is benchmarks.reference_loop's loop (pytorch/examples' DCGAN
 written out: DataLoader with per-sample transforms, sigmoid + BCELoss) on
-ganforge's `dcgan` networks at batch 64, from the same initial weights.
+ganforge's `dcgan` networks at batch 64 with the tutorial's settings (Adam
+2e-4, no EMA), from the same initial weights.
 It trains for --reference-seconds; each ganforge recipe (TrainConfig fields;
 "default" is `ganforge train --data mnist` as shipped) for --seconds. FID
 (classifier features, --n samples against the 10,000 real test images) is
@@ -28,7 +29,7 @@ from typing import Any
 import torch
 
 from benchmarks.common import build_trainer, sync, write_result
-from benchmarks.reference_loop import DATA, ReferenceLoop, reference_dataset
+from benchmarks.reference_loop import DATA, TUTORIAL_SETTINGS, ReferenceLoop, reference_dataset
 from ganforge.config import TrainConfig, parse_options
 from ganforge.metrics import Evaluator
 from ganforge.models import GAN
@@ -84,7 +85,7 @@ def main() -> None:
     base = dict(data="mnist", data_root=str(DATA["mnist"]["data_root"]), device=args.device, tensorboard=False, progress=False)
     results: dict[str, Any] = {"benchmark": "time_to_quality", "data": "mnist", "device": args.device, "recipes": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        reference_trainer = build_trainer(TrainConfig(**base), Path(tmp) / "reference")
+        reference_trainer = build_trainer(TrainConfig(**base, **TUTORIAL_SETTINGS), Path(tmp) / "reference")
         evaluator = Evaluator.create(["fid"], reference_trainer.data, reference_trainer.device, "auto")
         score = lambda model: evaluator.evaluate_model(model, args.n, seed=EVAL_SEED).metrics["fid"]
 

@@ -131,3 +131,31 @@ def test_conditional_grid_layout_gives_one_row_per_class() -> None:
     assert grid_layout(10, 4) == (10, 1)  # never fewer than one image per class
     labels = grid_labels(10, 64)
     assert labels is not None and labels.tolist() == [k for k in range(10) for _ in range(6)]
+
+
+def test_precise_batch_norm_averages_fresh_batches_and_keeps_the_weights() -> None:
+    torch.manual_seed(0)
+    model = create_model("toy-mlp", image_shape=(2,), z_dim=2, g_hidden=16, g_layers=2, d_hidden=8, d_layers=2)
+    model.enable_ema()
+    assert model.generator_ema is not None
+    for p in model.generator.parameters():
+        p.data.add_(0.5)  # G and its EMA copy now differ
+    norms = [m for m in model.generator.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    ema_norm = next(m for m in model.generator_ema.modules() if isinstance(m, torch.nn.BatchNorm1d))
+    for norm in [*norms, ema_norm]:
+        norm.running_mean.fill_(7.0)  # stale statistics, far from any batch's
+    seen: list[torch.Tensor] = []
+    norms[0].register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    weights = [p.detach().clone() for p in model.parameters()]
+    model.eval()
+
+    assert model.recalibrate_batch_norm(batches=8, batch_size=64) == 2 * len(norms)
+
+    assert len(seen) == 8 and not model.training  # 8 batches; the mode is restored
+    assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters()))
+    inputs = torch.stack(seen)
+    assert torch.allclose(norms[0].running_mean, inputs.mean(dim=(0, 1)), atol=1e-5)
+    assert torch.allclose(norms[0].running_var, inputs.var(dim=1).mean(dim=0), rtol=1e-4)
+    assert norms[0].momentum == 0.1 and int(norms[0].num_batches_tracked) == 8
+    assert not torch.allclose(ema_norm.running_mean, torch.full_like(ema_norm.running_mean, 7.0))
+    assert not torch.allclose(ema_norm.running_mean, norms[0].running_mean)  # from the EMA weights, not G's

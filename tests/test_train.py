@@ -238,3 +238,21 @@ needs_shared = pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="
 def test_dcgan_trains_on_the_real_data(make_config: MakeConfig, data: str, root: str, shape: tuple[int, int, int]) -> None:
     pipe = train(make_config(data=data, data_root=str(SHARED_DATA / root), steps=2, batch_size=8))
     assert pipe.sample(3).shape == (3, *shape)
+
+
+def test_dcgan_at_28x28_defaults_to_its_measured_recipe(make_config: MakeConfig) -> None:
+    from ganforge.models.dcgan import EMA_28, LR_28
+
+    small = {"ngf": 8, "ndf": 8}
+    pipe = train(make_config(image_size=28, steps=2, model_options=small))
+    saved = json.loads((pipe.run_dir / "config.json").read_text())["train"]
+    assert (saved["lr_g"], saved["lr_d"], saved["ema"]) == (LR_28, LR_28, EMA_28)
+    assert pipe.model.generator_ema is not None  # the EMA the model asked for is kept and saved
+    from ganforge.pipeline import load
+
+    assert load(pipe.run_dir, device="cpu").model.generator_ema is not None  # and comes back with the run
+    assert not torch.equal(pipe.model.generator_ema.body[0].weight, pipe.model.generator.body[0].weight)
+    off = train(make_config(image_size=28, steps=2, model_options=small, ema=0.0, run="off"))
+    assert off.model.generator_ema is None
+    eight = train(make_config(steps=2, run="eight"))  # the Radford layout keeps the paper's recipe
+    assert eight.train_config["ema"] == 0.0 and eight.train_config["lr_g"] == 2e-4 and eight.model.generator_ema is None

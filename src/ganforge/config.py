@@ -41,7 +41,7 @@ RESUMABLE_FIELDS = frozenset(
 )
 
 # Fields whose None means "the model's paper default" (see GAN.training_defaults).
-MODEL_DEFAULTED_FIELDS = ("loss", "d_steps", "lr_g", "lr_d", "optimizer", "beta1", "beta2", "clip", "gp")
+MODEL_DEFAULTED_FIELDS = ("loss", "d_steps", "lr_g", "lr_d", "optimizer", "beta1", "beta2", "clip", "gp", "ema")
 FALLBACK_DEFAULTS: dict[str, Any] = {
     "loss": "non-saturating",
     "d_steps": 1,
@@ -52,6 +52,7 @@ FALLBACK_DEFAULTS: dict[str, Any] = {
     "beta2": 0.999,
     "clip": 0.0,
     "gp": 0.0,
+    "ema": 0.0,
 }
 OPTIMIZERS = ("adam", "rmsprop")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -93,7 +94,7 @@ class TrainConfig:
     r1: float = 0.0  # R1 penalty weight gamma
     spectral_norm: bool = False  # spectral normalisation of every layer of D
     diffaugment: str = ""  # DiffAugment policy, e.g. "translation,cutout,color"
-    ema: float = 0.0  # decay of a moving average of G's weights, e.g. 0.999
+    ema: float | None = None  # decay of a moving average of G's weights, e.g. 0.999 (0: off)
     # Mode-collapse remedies (ganforge.remedies; 1 / False / 0: off).
     pack: int = 1  # PacGAN: D judges packs of M samples
     minibatch_std: bool = False  # ProGAN's minibatch standard deviation channel
@@ -154,7 +155,7 @@ class TrainConfig:
         for name in ("minibatch_disc", "unroll"):
             if getattr(self, name) < 0:
                 raise GanforgeError(f"--{name.replace('_', '-')} must be 0 (off) or positive, got {getattr(self, name)}")
-        if not 0.0 <= self.ema < 1.0:
+        if self.ema is not None and not 0.0 <= self.ema < 1.0:
             raise GanforgeError(f"--ema must be a decay in [0, 1) (0: off; 0.999 is typical), got {self.ema}")
         if self.lr_decay not in LR_DECAYS:
             raise GanforgeError(f"--lr-decay must be one of {', '.join(LR_DECAYS)}, got '{self.lr_decay}'")

@@ -197,6 +197,43 @@ class GAN(nn.Module):
         """Keep a moving average of G's weights (used for sampling and evaluation)."""
         if self.generator_ema is None:
             self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+        self.config["ema"] = True  # a model rebuilt from its saved config gets the copy back
+
+    @torch.no_grad()
+    def recalibrate_batch_norm(self, batches: int = 64, batch_size: int = 256, seed: int = 0) -> int:
+        """Re-estimate the batch-norm statistics of G (and of its EMA copy) as
+        plain averages over `batches` fresh batches of noise run in train mode
+        ("precise BN", Wu and Johnson 2021). Returns the number of layers reset.
+
+        Why: the running averages training leaves (momentum 0.1) follow the
+        last ten or so batches, so in eval mode G normalises with noisy
+        statistics; an EMA copy even uses statistics of other weights. Only
+        buffers change, never weights. Conditional models get uniform labels."""
+        nets = [g for g in (self.generator, self.generator_ema) if g is not None]
+        layers = [m for net in nets for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        if not layers:
+            return 0
+        momenta = [m.momentum for m in layers]
+        was_training = self.training
+        noise = torch.Generator().manual_seed(seed)
+        device = next(self.parameters()).device
+        try:
+            for layer in layers:
+                layer.reset_running_stats()
+                layer.momentum = None  # None: a cumulative average over the batches
+            for net in nets:
+                net.train()
+            for _ in range(batches):
+                z = self.sample_noise(batch_size, generator=noise, device=torch.device("cpu")).to(device)
+                labels = torch.randint(self.num_classes, (batch_size,), generator=noise).to(device) if self.conditional else None
+                self.generate(z, labels)
+                if self.generator_ema is not None:
+                    self.generate(z, labels, ema=True)
+        finally:
+            for layer, momentum in zip(layers, momenta, strict=True):
+                layer.momentum = momentum
+            self.train(was_training)
+        return len(layers)
 
     @torch.no_grad()
     def update_ema(self, decay: float) -> None:

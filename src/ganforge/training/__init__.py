@@ -71,7 +71,7 @@ def build_model(config: TrainConfig, data: ImageData | PointData) -> GAN:
         z_dim=config.z_dim,
         num_classes=num_classes,
         spectral_norm=config.spectral_norm,
-        ema=config.ema > 0,
+        ema=bool(config.ema),  # None (the model's default, filled later) turns it on in Trainer
         pack=config.pack,
         minibatch_std=config.minibatch_std,
         minibatch_disc=config.minibatch_disc,

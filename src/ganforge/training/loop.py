@@ -121,6 +121,8 @@ class Trainer:
         self.run_dir = run_dir
         self.device = device
         self.data = data.to(device)
+        if config.ema and model.generator_ema is None:
+            model.enable_ema()  # the EMA can be the model's default, known only once the config is filled
         self.model = model.to(device)
         check_precision(config, device)
         distributed.prepare_model(self.model, device, job)
