@@ -15,6 +15,7 @@ and a table of the mean (min..max) over seeds.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import statistics
@@ -24,8 +25,11 @@ import torch
 
 from benchmarks.common import RESULTS, write_result
 from benchmarks.families import train_for
+import ganforge
 from ganforge.config import TrainConfig, parse_options
+from ganforge.data.points import PointData
 from ganforge.metrics.mixture import MixtureEvaluator
+from ganforge.models import GAN
 
 SAMPLES = 2500
 
@@ -65,11 +69,29 @@ def run_one(
         "seconds": elapsed,
         "samples": SAMPLES,
         **result.metrics,
+        "precise_bn": precise_bn_metrics(trainer.model, trainer.data, seed),
         "command": f"python -m benchmarks.mode_collapse --data {data} --remedies {remedy} --seeds {seed} --steps {steps}"
         + "".join(f" -O {k}={v}" for k, v in model_options.items())
         + "".join(f" --train-option {k}={v}" for k, v in train_options.items())
         + (f" --tag={tag}" if tag else ""),
     }
+
+
+def precise_bn_metrics(model: GAN, data: PointData, seed: int) -> dict[str, float]:
+    """The mode metrics after precise batch norm (GAN.recalibrate_batch_norm
+    with its defaults) on a copy of the model; the run keeps its statistics."""
+    recalibrated = copy.deepcopy(model)
+    recalibrated.recalibrate_batch_norm()
+    return MixtureEvaluator(data).evaluate_model(recalibrated, SAMPLES, seed=seed).metrics
+
+
+def rescore(run: str, seed: int) -> None:
+    """Print a saved run's mode metrics as trained and after precise batch norm."""
+    pipe = ganforge.load(run, device="cpu")
+    data = pipe.training_data()
+    assert isinstance(data, PointData)
+    print(json.dumps({"run": run, "as_trained": MixtureEvaluator(data).evaluate_model(pipe.model, SAMPLES, seed=seed).metrics,
+                      "precise_bn": precise_bn_metrics(pipe.model, data, seed)}, indent=2))
 
 
 def summarise(rows: list[dict[str, Any]]) -> None:
@@ -108,7 +130,11 @@ def main() -> None:
     parser.add_argument("--train-option", dest="train_options", action="append", metavar="KEY=VALUE", help="TrainConfig field, e.g. lr_g=1e-3 (repeatable)")
     parser.add_argument("--tag", default="", help="suffix of the run and result names (use it with -O / --train-option)")
     parser.add_argument("--report", action="store_true", help="only print the table of the saved results")
+    parser.add_argument("--rescore", metavar="RUN", help="only score a saved run (seed: the first of --seeds), as trained and after precise batch norm")
     args = parser.parse_args()
+    if args.rescore:
+        rescore(args.rescore, int(args.seeds.split(",")[0]))
+        return
     if args.report:
         summarise([json.loads(p.read_text()) for p in sorted(RESULTS.glob("mode_collapse_*.json"))])
         return

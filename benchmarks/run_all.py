@@ -21,7 +21,7 @@ COMMANDS = [
     ["benchmarks.reference_loop", "--data", "cifar10", "--model", "dcgan", "--threads", "2"],
     ["benchmarks.reference_loop", "--data", "cifar10", "--model", "sngan", "--steps", "5", "--warmup", "1", "--threads", "2", "-O", "g_ch=64", "-O", "d_ch=64"],
     ["benchmarks.speed_options", "--data", "mnist", "--model", "dcgan", "--threads", "2", "--variants", "fp32,bf16,channels-last,compile"],
-    ["benchmarks.time_to_quality", "--threads", "2", "--recipe", "default", "--recipe", "batch_size=16,ema=0.999", "--recipe", "batch_size=32,ema=0.999"],
+    ["benchmarks.time_to_quality", "--threads", "2", "--recipe", "default", "--recipe", "lr_g=2e-4,lr_d=2e-4,ema=0", "--recipe", "lr_g=8e-4,lr_d=8e-4"],
     ["benchmarks.families", "--data", "mnist", "--seconds", "600", "--models", "dcgan", "--ema", "0.999", "--batch-size", "32", "--tag=-ema-b32-10min-v2", "--threads", "2"],
     ["benchmarks.families", "--data", "mnist", "--seconds", "300", "--models", "cgan", "-O", "g_net=mlp", "-O", "d_net=mlp", "--ema", "0.999", "--tag=-mlp-ema-300s", "--threads", "2"],
     ["benchmarks.families", "--data", "mnist", "--seconds", "150", "--threads", "2"],
@@ -36,6 +36,9 @@ COMMANDS = [
     ["benchmarks.mode_collapse", "--data", "grid", "--remedies", "minibatch-std", "--seeds", "0,1,2", "--steps", "100000",
      "-O", "g_hidden=128", "-O", "d_hidden=64", "--train-option", "lr_g=1e-3", "--train-option", "lr_d=1e-3",
      "--train-option", "lr_decay=linear", "--train-option", "pack=2", "--tag=-small-decay-100k-pack2", "--threads", "1"],
+    ["benchmarks.mode_collapse", "--data", "grid", "--remedies", "minibatch-std", "--seeds", "0,1,2", "--steps", "200000",
+     "-O", "g_hidden=128", "-O", "d_hidden=64", "--train-option", "lr_g=1e-3", "--train-option", "lr_d=1e-3",
+     "--train-option", "lr_decay=linear", "--train-option", "pack=2", "--tag=-small-decay-200k-pack2", "--threads", "1"],
     ["benchmarks.stacked_mnist", "--seconds", "300", "--threads", "2"],
 ]
 
