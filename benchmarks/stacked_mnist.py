@@ -15,6 +15,7 @@ benchmarks/results/stacked_mnist_<remedy>_seed<k><tag>.json and a table.
 from __future__ import annotations
 
 import argparse
+import math
 import json
 from typing import Any
 
@@ -61,7 +62,7 @@ def main() -> None:
                 steps=args.steps or 10**9, seed=seed, run=f"stacked-{remedy}-seed{seed}{args.tag}",
                 device=args.device, tensorboard=False, progress=False, **settings,
             )
-            trainer, elapsed = train_for(config, float("inf") if args.steps else args.seconds, args.steps)
+            trainer, elapsed = train_for(config, math.inf if args.steps else args.seconds, args.steps)
             evaluator = StackedMnistEvaluator(load_data("mnist", root=str(MNIST_ROOT)), trainer.device)
             result = evaluator.evaluate_model(trainer.model, args.n, seed=seed)
             record: dict[str, Any] = {
