@@ -137,7 +137,11 @@ def train(config: TrainConfig | dict[str, Any], *, given: set[str] | None = None
     device = distributed.process_device(resolve_device(config.device), job)
     created_group = distributed.start(job, device)
     try:
-        return _train(config, given, job, device)
+        pipeline = _train(config, given, job, device)
+        # Every process arrives before the group is torn down: a process that
+        # destroyed it while rank 0 was still writing aborted now and then.
+        distributed.barrier(job)
+        return pipeline
     finally:
         distributed.stop(created_group)
 
