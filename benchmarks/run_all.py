@@ -38,8 +38,8 @@ COMMANDS = [
      "--train-option", "lr_decay=linear", "--train-option", "pack=2", "--tag=-small-decay-100k-pack2", "--threads", "1"],
     ["benchmarks.mode_collapse", "--data", "grid", "--remedies", "minibatch-std", "--seeds", "0,1,2", "--steps", "200000",
      "-O", "g_hidden=128", "-O", "d_hidden=64", "--train-option", "lr_g=1e-3", "--train-option", "lr_d=1e-3",
-     "--train-option", "lr_decay=linear", "--train-option", "pack=2", "--tag=-small-decay-200k-pack2", "--threads", "1"],
-    ["benchmarks.stacked_mnist", "--seconds", "300", "--threads", "2"],
+     "--train-option", "lr_decay=linear", "--train-option", "pack=2", "--tag=-small-decay-200k-pack2-ckpt", "--threads", "1"],
+    ["benchmarks.stacked_mnist", "--steps", "3000", "--seeds", "0,1,2", "--real-floor", "--tag=-cpu-3k", "--threads", "2"],
 ]
 
 

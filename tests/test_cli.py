@@ -50,6 +50,7 @@ def test_models_and_data_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
         (["train", "-O", "ngff=2"], "ngff do not apply to model 'dcgan'; valid options: ngf, ndf"),
         (["train", "--download"], "download"),
         (["sample", "nope", "--out", "x.npz"], "no run 'nope'"),
+        (["eval", "--real", "a", "--fake", "b", "--precise-bn"], "--precise-bn recalibrates a run's generator; it does not apply to --real and --fake"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(args: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -129,3 +129,30 @@ def test_npz_samples_written_in_batches_equal_one_batch(run_dir: Path, tmp_path:
     expected = ((pipe.sample(600, seed=1, batch_size=600) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
     assert images.shape == (600, 8, 8, 1)
     assert np.abs(images.astype(int) - expected.permute(0, 2, 3, 1).numpy().astype(int)).max() <= 1
+
+
+def _bn_buffers(pipe: ganforge.GANPipeline) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in pipe.model.generator.state_dict().items() if "running_" in k}
+
+
+def test_precise_bn_recalibrates_g_on_load_and_leaves_the_run_alone(run_dir: Path, tmp_path: Path) -> None:
+    plain = ganforge.load(run_dir, device="cpu")
+    precise = ganforge.load(run_dir, device="cpu", precise_bn=True)
+    buffers, recalibrated = _bn_buffers(plain), _bn_buffers(precise)
+    assert buffers and all(not torch.allclose(buffers[k], recalibrated[k]) for k in buffers)
+    assert all(torch.equal(a, b) for a, b in zip(plain.model.parameters(), precise.model.parameters()))  # weights untouched
+    assert not torch.allclose(plain.sample(4, seed=0), precise.sample(4, seed=0))
+    again = ganforge.load(run_dir, device="cpu")
+    assert all(torch.equal(buffers[k], v) for k, v in _bn_buffers(again).items())  # nothing written back
+
+    from ganforge.cli import main
+
+    assert main(["sample", str(run_dir), "--precise-bn", "--n", "4", "--out", str(tmp_path / "p.npz"), "--device", "cpu"]) == 0
+    with np.load(tmp_path / "p.npz") as archive:
+        assert archive["images"].shape == (4, 8, 8, 1)
+
+
+def test_precise_bn_names_a_generator_without_batch_norm(make_config: Callable[..., TrainConfig]) -> None:
+    run_dir = ganforge.train(make_config(model="vanilla", model_options={}, run="mlp")).run_dir
+    with pytest.raises(GanforgeError, match="--precise-bn: the generator of run .*mlp has no batch-norm layers"):
+        ganforge.load(run_dir, precise_bn=True)

@@ -211,12 +211,16 @@ def _add_run_argument(p: argparse.ArgumentParser, optional: bool = False) -> Non
     p.add_argument("--checkpoint", type=_checkpoint, metavar="STEP", default=None, help="a step number, or 'best' (the best FID under --eval-every); default: the newest")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same images")
+    p.add_argument(
+        "--precise-bn", dest="precise_bn", action="store_true",
+        help="re-estimate G's batch-norm statistics from 64 fresh batches of noise before generating (the run's files do not change)",
+    )
 
 
 def _load(args: argparse.Namespace) -> Any:
     from ganforge.pipeline import load
 
-    return load(args.run, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir)
+    return load(args.run, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir, precise_bn=args.precise_bn)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -236,7 +240,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from ganforge.diagnose import DIAGNOSIS_FILE, diagnose_run
 
-    diagnosis = diagnose_run(args.run, args.n, checkpoint=args.checkpoint, seed=args.seed, device=args.device, runs_dir=args.runs_dir)
+    diagnosis = diagnose_run(
+        args.run, args.n, checkpoint=args.checkpoint, seed=args.seed, device=args.device, runs_dir=args.runs_dir, precise_bn=args.precise_bn
+    )
     print(diagnosis.report())
     if args.json:
         print(json.dumps(diagnosis.record()))
@@ -267,6 +273,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.run is None:
         if not (args.real and args.fake):
             raise GanforgeError("give a RUN to evaluate, or both --real PATH and --fake PATH")
+        if args.precise_bn:
+            raise GanforgeError("--precise-bn recalibrates a run's generator; it does not apply to --real and --fake images")
         result = evaluate_paths(
             args.real,
             args.fake,
@@ -288,6 +296,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             seed=args.seed,
             device=args.device,
             runs_dir=args.runs_dir,
+            precise_bn=args.precise_bn,
         )
     print(result.table())
     if args.json:

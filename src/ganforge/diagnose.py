@@ -205,11 +205,18 @@ def verdict(diagnosis: Diagnosis) -> list[str]:
 
 
 def diagnose_run(
-    run: str | os.PathLike[str], n: int = 2000, *, checkpoint: int | str | None = None, seed: int = 0, device: str = "auto", runs_dir: str | os.PathLike[str] = "runs"
+    run: str | os.PathLike[str],
+    n: int = 2000,
+    *,
+    checkpoint: int | str | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    runs_dir: str | os.PathLike[str] = "runs",
+    precise_bn: bool = False,
 ) -> Diagnosis:
     if n < 2:
         raise GanforgeError(f"--n must be at least 2, got {n}")
-    pipeline = GANPipeline.from_run(run, checkpoint=checkpoint, device=device, runs_dir=runs_dir)
+    pipeline = GANPipeline.from_run(run, checkpoint=checkpoint, device=device, runs_dir=runs_dir, precise_bn=precise_bn)
     assert pipeline.run_dir is not None and pipeline.train_config is not None
     config = TrainConfig.from_dict(pipeline.train_config)
     data = pipeline.training_data()
@@ -231,5 +238,5 @@ def diagnose_run(
     diagnosis.discriminator = discriminator_accuracy(model, on_device, config, target, seed)
     diagnosis.gradients = gradient_norms(model, on_device, config, target, seed)
     diagnosis.verdict = verdict(diagnosis)
-    write_json(Path(pipeline.run_dir) / DIAGNOSIS_FILE, {"step": pipeline.step, "samples": n, "seed": seed, **diagnosis.record()})
+    write_json(Path(pipeline.run_dir) / DIAGNOSIS_FILE, {"step": pipeline.step, "samples": n, "seed": seed, "precise_bn": precise_bn, **diagnosis.record()})
     return diagnosis

@@ -71,10 +71,18 @@ class GANPipeline:
 
     @classmethod
     def from_run(
-        cls, run: str | Path, *, checkpoint: int | str | None = None, device: str = "auto", runs_dir: str | Path = "runs"
+        cls,
+        run: str | Path,
+        *,
+        checkpoint: int | str | None = None,
+        device: str = "auto",
+        runs_dir: str | Path = "runs",
+        precise_bn: bool = False,
     ) -> GANPipeline:
         """Load run folder (or run name) `run` at its newest checkpoint, at step
-        `checkpoint`, or (checkpoint="best") at its best FID under --eval-every."""
+        `checkpoint`, or (checkpoint="best") at its best FID under --eval-every.
+        `precise_bn`: re-estimate G's batch-norm statistics first
+        (GAN.recalibrate_batch_norm); the files on disk do not change."""
         run_dir = find_run(run, runs_dir)
         saved = read_run_config(run_dir)
         root = checkpoints_root(run_dir)
@@ -94,8 +102,11 @@ class GANPipeline:
                 raise GanforgeError(f"run {run_dir} has no checkpoint at step {checkpoint} (steps saved: {steps})")
         model = from_config(saved["model"])
         load_weights(path, model)
+        model.to(resolve_device(device))
+        if precise_bn and model.recalibrate_batch_norm() == 0:
+            raise GanforgeError(f"--precise-bn: the generator of run {run_dir} has no batch-norm layers to recalibrate; leave the option out")
         return cls(
-            model.to(resolve_device(device)),
+            model,
             run_dir=run_dir,
             step=checkpoint_step(path),
             class_names=saved["data"].get("class_names"),
@@ -243,6 +254,8 @@ class GANPipeline:
         return save_gif(out, pictures)
 
 
-def load(run: str | Path, *, checkpoint: int | str | None = None, device: str = "auto", runs_dir: str | Path = "runs") -> GANPipeline:
+def load(
+    run: str | Path, *, checkpoint: int | str | None = None, device: str = "auto", runs_dir: str | Path = "runs", precise_bn: bool = False
+) -> GANPipeline:
     """Load a trained run: `ganforge.load("runs/demo").sample(16, seed=0)`."""
-    return GANPipeline.from_run(run, checkpoint=checkpoint, device=device, runs_dir=runs_dir)
+    return GANPipeline.from_run(run, checkpoint=checkpoint, device=device, runs_dir=runs_dir, precise_bn=precise_bn)

@@ -252,6 +252,7 @@ def evaluate_run(
     seed: int = 0,
     device: str = "auto",
     runs_dir: str | os.PathLike[str] = "runs",
+    precise_bn: bool = False,
 ) -> EvalResult:
     """`ganforge eval RUN`: `n` samples of the run's generator against its training data.
 
@@ -264,7 +265,7 @@ def evaluate_run(
     from ganforge.training.logger import METRICS_FILE
     from ganforge.training.rundir import read_run_config
 
-    pipeline = GANPipeline.from_run(run, checkpoint=checkpoint, device=device, runs_dir=runs_dir)
+    pipeline = GANPipeline.from_run(run, checkpoint=checkpoint, device=device, runs_dir=runs_dir, precise_bn=precise_bn)
     assert pipeline.run_dir is not None
     config = TrainConfig.from_dict(read_run_config(pipeline.run_dir)["train"])
     real = load_training_data(config)
@@ -272,7 +273,7 @@ def evaluate_run(
     known = known_modes_evaluator(real, pipeline.device, data_root=config.data_root, split=config.data_split)
     evaluator = known or Evaluator.create(metrics, real, pipeline.device, extractor, inception_weights)
     result = evaluator.evaluate_model(pipeline.model, n, seed)
-    result.extra = {"step": pipeline.step, "checkpoint": str(checkpoint or "latest"), "seed": seed}
+    result.extra = {"step": pipeline.step, "checkpoint": str(checkpoint or "latest"), "seed": seed, "precise_bn": precise_bn}
     with open(pipeline.run_dir / METRICS_FILE, "a") as f:
         f.write(json.dumps(result.record()) + "\n")
     return result
