@@ -3,6 +3,8 @@
     python -m benchmarks.reference_loop --data mnist --model dcgan --threads 2
     python -m benchmarks.reference_loop --data cifar10 --model dcgan
     python -m benchmarks.reference_loop --data cifar10 --model sngan --steps 20
+    python -m benchmarks.reference_loop --data cifar10 --image-size 64 --batch-size 256 --device cuda \
+        --ganforge-option precision=bf16 --ganforge-option compile=true
 
 The reference is written the way pytorch/examples' DCGAN and most tutorials
 write it: a torch DataLoader over a Dataset that turns each sample into a PIL
@@ -15,8 +17,11 @@ the reference writes the hinge loss out the tutorial way.
 
 Both are timed in the same process, alternately (`--repeats` rounds of
 `--steps` steps each, after `--warmup` untimed steps), and the medians are
-compared: steps per second of each and ganforge / reference. Result:
-benchmarks/results/reference_loop_<model>_<data>_<device>.json.
+compared: steps (and images) per second of each and ganforge / reference.
+`--ganforge-option` gives ganforge's side a speed option (bf16, compile,
+channels_last) that the tutorial loop does not have; without it both sides
+compute the same maths in fp32. Result:
+benchmarks/results/reference_loop_<model>_<data>[_<size>px]_<device>[options].json.
 """
 
 from __future__ import annotations
@@ -64,11 +69,13 @@ class ArrayImages(Dataset):
         return self.transform(Image.fromarray(self.images[index], mode="L")), 0
 
 
-def reference_dataset(trainer: Trainer, data: str) -> Dataset:
+def reference_dataset(trainer: Trainer, data: str, image_size: int | None = None) -> Dataset:
     """MNIST from memory as torchvision's MNIST class serves it; CIFAR-10 as
-    an ImageFolder of JPEG files, decoded per sample (the tutorial way)."""
+    an ImageFolder of JPEG files, decoded per sample (the tutorial way);
+    `image_size`: resized and centre-cropped per sample, as pytorch/examples' DCGAN does."""
     channels = trainer.data.image_shape[0]
-    normalize = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,) * channels, (0.5,) * channels)])
+    resize = [transforms.Resize(image_size), transforms.CenterCrop(image_size)] if image_size else []
+    normalize = transforms.Compose([*resize, transforms.ToTensor(), transforms.Normalize((0.5,) * channels, (0.5,) * channels)])
     if data == "cifar10":
         return datasets.ImageFolder(str(DATA[data]["data_root"] / "test"), transform=normalize)
     return ArrayImages(trainer.data.images[:, 0].numpy(), normalize)
@@ -145,21 +152,27 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("-O", "--model-option", dest="model_options", action="append", metavar="KEY=VALUE", help="model option of both, e.g. g_ch=64 (repeatable)")
+    parser.add_argument("--image-size", type=int, default=None, help="resize the images to N x N (both sides), e.g. 64 for DCGAN's 64x64 layout")
+    parser.add_argument(
+        "--ganforge-option", dest="ganforge_options", action="append", metavar="KEY=VALUE",
+        help="a speed option of ganforge's side only, e.g. precision=bf16, compile=true, channels_last=true (repeatable)",
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     config = TrainConfig(
         data=args.data, data_root=str(DATA[args.data]["data_root"]), data_split=DATA[args.data]["data_split"],
         model=args.model, batch_size=args.batch_size, device=args.device, tensorboard=False, progress=False,
-        model_options=parse_options(args.model_options),
+        model_options=parse_options(args.model_options), image_size=args.image_size,
         ema=0.0,  # identical maths on both sides: the reference keeps no moving average of G
+        **parse_options(args.ganforge_options),
     )
     with tempfile.TemporaryDirectory() as tmp:
         ours = build_trainer(config, Path(tmp) / "ganforge")
         # The reference trains its own copy of the same networks, from the same initial weights.
-        reference = ReferenceLoop(
-            ours.config, copy.deepcopy(ours.model), ours.device, reference_dataset(ours, args.data), args.workers
-        )
+        # (channels_last on ganforge's side converted its weights; the tutorial's stay contiguous)
+        networks = copy.deepcopy(ours.model).to(memory_format=torch.contiguous_format)
+        reference = ReferenceLoop(ours.config, networks, ours.device, reference_dataset(ours, args.data, args.image_size), args.workers)
         time_steps(ours, args.warmup)
         time_reference(reference, args.warmup)
         ours_s, reference_s = [], []
@@ -167,10 +180,13 @@ def main() -> None:
             ours_s.append(time_steps(ours, args.steps))
             reference_s.append(time_reference(reference, args.steps))
     ours_rate, reference_rate = args.steps / statistics.median(ours_s), args.steps / statistics.median(reference_s)
-    options = "".join(f"-{o.replace('=', '')}" for o in args.model_options or [])
-    name = f"reference_loop_{args.model}_{args.data}_{args.device.split(':')[0]}{options}"
+    options = "".join(f"-{o.replace('=', '')}" for o in (args.model_options or []) + (args.ganforge_options or []))
+    size = f"_{args.image_size}px" if args.image_size else ""
+    name = f"reference_loop_{args.model}_{args.data}{size}_{args.device.split(':')[0]}{options}"
     command = f"python -m benchmarks.reference_loop --data {args.data} --model {args.model} --batch-size {args.batch_size} --steps {args.steps} --threads {args.threads} --device {args.device}"
+    command += f" --image-size {args.image_size}" if args.image_size else ""
     command += "".join(f" -O {o}" for o in args.model_options or [])
+    command += "".join(f" --ganforge-option {o}" for o in args.ganforge_options or [])
     write_result(
         name,
         {
@@ -181,8 +197,11 @@ def main() -> None:
             "batch_size": args.batch_size,
             "d_steps": ours.config.d_steps,
             "device": args.device,
+            "ganforge_options": parse_options(args.ganforge_options),
             "ganforge_steps_per_second": ours_rate,
             "reference_steps_per_second": reference_rate,
+            "ganforge_images_per_second": ours_rate * args.batch_size,
+            "reference_images_per_second": reference_rate * args.batch_size,
             "ratio": ours_rate / reference_rate,
             "ganforge_seconds": ours_s,
             "reference_seconds": reference_s,

@@ -1,11 +1,15 @@
 """`make bench`: every benchmark, results in benchmarks/results/*.json.
 
+    python -m benchmarks.run_all          # the CPU figures (2 cores)
+    python -m benchmarks.run_all --gpu    # the GPU figures (one CUDA device, about 25 minutes)
+
 Needs ../shared/data for the MNIST figures. Run on an otherwise idle machine:
 the figures are wall-clock times.
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -42,9 +46,28 @@ COMMANDS = [
     ["benchmarks.stacked_mnist", "--steps", "3000", "--seeds", "0,1,2", "--real-floor", "--tag=-cpu-3k", "--threads", "2"],
 ]
 
+# Issue 6's GPU rows: the tutorial loop against ganforge (same maths in fp32,
+# then ganforge's bf16 + compile), what each speed option gives with MFU, then
+# Stacked MNIST remedies for longer than a CPU allows. Most important first.
+GPU_FAST = ["--ganforge-option", "precision=bf16", "--ganforge-option", "compile=true"]
+GPU_COMMANDS = [
+    ["benchmarks.reference_loop", "--data", "cifar10", "--image-size", "64", "--model", "dcgan", "--batch-size", "256", "--device", "cuda", "--workers", "4"],
+    ["benchmarks.reference_loop", "--data", "cifar10", "--image-size", "64", "--model", "dcgan", "--batch-size", "256", "--device", "cuda", "--workers", "4", *GPU_FAST],
+    ["benchmarks.reference_loop", "--data", "cifar10", "--model", "sngan", "--batch-size", "128", "--device", "cuda", "--workers", "4"],
+    ["benchmarks.reference_loop", "--data", "cifar10", "--model", "sngan", "--batch-size", "128", "--device", "cuda", "--workers", "4", *GPU_FAST],
+    ["benchmarks.speed_options", "--data", "cifar10", "--image-size", "64", "--model", "dcgan", "--device", "cuda", "--batch-size", "256",
+     "--variants", "fp32,bf16,fp16,channels-last,compile,compile-bf16,compile-bf16-channels-last"],
+    ["benchmarks.speed_options", "--data", "cifar10", "--model", "sngan", "--device", "cuda", "--batch-size", "128",
+     "--variants", "fp32,bf16,fp16,compile,compile-bf16"],
+    ["benchmarks.stacked_mnist", "--steps", "30000", "--remedies", "plain,pack2", "--seeds", "0", "--device", "cuda", "--tag=-gpu-30k"],
+]
+
 
 def main() -> int:
-    for command in COMMANDS:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gpu", action="store_true", help="run the GPU benchmarks instead of the CPU ones")
+    args = parser.parse_args()
+    for command in GPU_COMMANDS if args.gpu else COMMANDS:
         print("+ python -m", " ".join(command), flush=True)
         result = subprocess.run([sys.executable, "-m", *command], cwd=ROOT)
         if result.returncode:
