@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench bench-gpu clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
+
+# The GPU rows (one CUDA device).
+bench-gpu: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all --gpu
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info src/*.egg-info
