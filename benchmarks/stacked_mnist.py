@@ -101,11 +101,15 @@ def real_floor(evaluator: StackedMnistEvaluator, n: int, seed: int) -> dict[str,
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    print("| remedy | seed | device | seconds | steps | modes (tenth of share) | modes (any sample) | KL to uniform |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| remedy | options | seed | device | seconds | steps | modes (tenth of share) | modes (any sample) | KL to uniform | of it, the digits' own |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['remedy']} | {r['seed']} | {r['device']} | {r['seconds']:.0f} | {r['steps']} | {r['modes']} | {r['modes_any']} | {r['modes_kl']:.3f} |")
-
+        options = " ".join(f"{k}={v}" for k, v in {**r.get("model_options", {}), **r.get("train_options", {})}.items()) or "-"
+        digits = f"{r['digits_kl']:.3f}" if "digits_kl" in r else "-"
+        print(
+            f"| {r['remedy']} | {options} | {r['seed']} | {r['device']} | {r['seconds']:.0f} | {r['steps']} "
+            f"| {r['modes']} | {r['modes_any']} | {r['modes_kl']:.3f} | {digits} |"
+        )
 
 if __name__ == "__main__":
     main()

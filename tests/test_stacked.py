@@ -54,6 +54,21 @@ def test_mode_statistics_of_spread_and_collapsed_samples() -> None:
     assert (stray["modes"], stray["modes_any"]) == (10, 11)
 
 
+def test_the_digit_part_of_the_kl() -> None:
+    # Channels independent, the last one uneven (9 twice as often as each other
+    # digit): all of the KL is the digits' own.
+    last = torch.tensor([*range(10), 9])
+    independent = stacked_mode_stats(torch.tensor([100 * a + 10 * b + c for a in range(10) for b in range(10) for c in last]))
+    uneven = torch.tensor([1] * 9 + [2], dtype=torch.float64) / 11
+    assert independent["digits_kl"] == pytest.approx(float((uneven * (uneven * 10).log()).sum()))
+    assert independent["modes_kl"] == pytest.approx(independent["digits_kl"])
+    # Every digit equally often in each channel, but the channels always agree
+    # (000, 111, ... 999): no digit KL, all of it from the dependence.
+    agreeing = stacked_mode_stats(torch.arange(10) * 111)
+    assert agreeing["digits_kl"] == pytest.approx(0.0, abs=1e-12)
+    assert agreeing["modes_kl"] == pytest.approx(math.log(100))
+
+
 def test_the_evaluator_reads_real_stacks_back(digits: ImageData) -> None:
     evaluator = StackedMnistEvaluator(digits, torch.device("cpu"))
     stacks = stack_digits(digits, 300, seed=0)
