@@ -14,8 +14,8 @@ the mode 000-999. Reported:
   histogram || uniform over 10). Against a uniform target the KL splits
   exactly into this sum plus the total correlation of the three channels, so
   `modes_kl - digits_kl` is what the channels' dependence adds. A generator
-  whose digits are read unevenly (for instance blurred strokes read as 9)
-  shows it here.
+  that covers the combinations but draws some digits more often than others
+  (or draws digits the classifier reads as some more often) shows it here.
 """
 
 from __future__ import annotations
