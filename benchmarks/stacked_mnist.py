@@ -2,6 +2,7 @@
 
     python -m benchmarks.stacked_mnist --seconds 60 --remedies plain,pack2 --device cuda
     python -m benchmarks.stacked_mnist --steps 20000 --remedies plain --train-option ema=0.999 --tag=-ema
+    python -m benchmarks.stacked_mnist --real-floor --remedies '' --seeds 0,1,2   # real stacks: the floor of the KL
 
 For each remedy and seed: train ganforge's `dcgan` on `stacked-mnist` (three
 MNIST digits as R, G, B; batch 64, its paper defaults) for `--seconds` of
@@ -110,6 +111,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"| {r['remedy']} | {options} | {r['seed']} | {r['device']} | {r['seconds']:.0f} | {r['steps']} "
             f"| {r['modes']} | {r['modes_any']} | {r['modes_kl']:.3f} | {digits} |"
         )
+
 
 if __name__ == "__main__":
     main()
