@@ -24,7 +24,7 @@ from benchmarks.common import write_result
 from benchmarks.families import DATA_DIR
 from ganforge.data import load_data
 from ganforge.metrics.features import extract_features
-from ganforge.metrics.stacked import StackedMnistEvaluator
+from ganforge.metrics.classifier import classifier_for
 
 Damage = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 ERASED = 10  # side of the erased patch, pixels
@@ -54,12 +54,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     digits = load_data("mnist", root=str(DATA_DIR / "mnist"))
-    evaluator = StackedMnistEvaluator(digits, torch.device("cpu"))
+    device = torch.device("cpu")
+    classifier = classifier_for(digits, device)
     images, labels = digits.images[: args.n], digits.labels[: args.n]
     assert labels is not None
     rows = {}
     for name, damage in DAMAGES.items():
-        features = extract_features(evaluator.extractor, damage(images, torch.Generator().manual_seed(0)), evaluator.device, what=name)
+        features = extract_features(classifier, damage(images, torch.Generator().manual_seed(0)), device, what=name)
         assert features.logits is not None
         predicted = features.logits.argmax(dim=1)
         shares = torch.bincount(predicted, minlength=10).double() / len(predicted) * 10

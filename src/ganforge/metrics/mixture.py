@@ -21,7 +21,7 @@ import torch
 
 from ganforge.data.points import GaussianMixture, PointData
 from ganforge.metrics.evaluate import EvalResult
-from ganforge.metrics.modes import MIN_SHARE
+from ganforge.metrics.modes import MIN_SHARE, kl_to_uniform
 
 THRESHOLD = 3.0  # in standard deviations
 
@@ -45,17 +45,11 @@ def mixture_mode_stats(points: torch.Tensor, mixture: GaussianMixture) -> dict[s
     k, n = mixture.num_modes, len(points)
     covered = counts >= MIN_SHARE * n / k
     good = counts.sum()
-    if good > 0:
-        p = counts / good
-        nonzero = p > 0
-        kl = float((p[nonzero] * (p[nonzero] * k).log()).sum())
-    else:
-        kl = math.log(k)
     return {
         "modes": int(covered.sum()),
         "modes_total": k,
         "high_quality": float(good / n),
-        "modes_kl": kl,
+        "modes_kl": kl_to_uniform(counts) if good > 0 else math.log(k),
     }
 
 

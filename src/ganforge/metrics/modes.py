@@ -23,6 +23,15 @@ CONFIDENCE = 0.9
 EPS = 1e-6  # keeps the KL finite when fakes land in a class real data never shows
 
 
+def kl_to_uniform(counts: torch.Tensor) -> float:
+    """KL(histogram || uniform over its bins), in nats: 0 for an even spread,
+    log(bins) when every count is in one bin. Shared by the known-mode metrics
+    (ring, grid, Stacked MNIST)."""
+    p = counts.double() / counts.sum()
+    p = p[p > 0]
+    return float((p * (p * len(counts)).log()).sum())
+
+
 def class_histogram(logits: torch.Tensor) -> torch.Tensor:
     counts = torch.bincount(logits.argmax(dim=1), minlength=logits.shape[1]).double()
     return counts / counts.sum()

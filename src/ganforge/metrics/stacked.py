@@ -29,16 +29,9 @@ from ganforge.data.stacked import DIGITS, stacked_modes
 from ganforge.errors import GanforgeError
 from ganforge.metrics.evaluate import EvalResult, generate_uint8
 from ganforge.metrics.features import extract_features
-from ganforge.metrics.modes import MIN_SHARE
+from ganforge.metrics.modes import MIN_SHARE, kl_to_uniform
 
 NUM_MODES = 10**DIGITS
-
-
-def kl_to_uniform(counts: torch.Tensor) -> float:
-    """KL(histogram || uniform over its bins), in nats."""
-    p = counts.double() / counts.sum()
-    p = p[p > 0]
-    return float((p * (p * len(counts)).log()).sum())
 
 
 def stacked_mode_stats(modes: torch.Tensor) -> dict[str, float]:
