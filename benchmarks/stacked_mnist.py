@@ -3,9 +3,11 @@
     python -m benchmarks.stacked_mnist --seconds 60 --remedies plain,pack2 --device cuda
     python -m benchmarks.stacked_mnist --steps 20000 --remedies plain --train-option ema=0.999 --tag=-ema
     python -m benchmarks.stacked_mnist --real-floor --remedies '' --seeds 0,1,2   # real stacks: the floor of the KL
+    python -m benchmarks.stacked_mnist --steps 100000 --remedies plain,pack2 -O layout=deep --device cuda --tag=-deep   # the papers' DCGAN
 
 For each remedy and seed: train ganforge's `dcgan` on `stacked-mnist` (three
-MNIST digits as R, G, B; batch 64, its paper defaults) for `--seconds` of
+MNIST digits as R, G, B; batch 64, its defaults; `-O layout=deep` is the
+four-stage DCGAN of the VEEGAN and PacGAN experiments) for `--seconds` of
 wall-clock time or `--steps` steps (a step budget does not depend on what else
 runs on the machine), then read `--n` samples (26,000 as in VEEGAN and PacGAN) with
 the MNIST classifier per channel: modes covered (a tenth of the fair share),

@@ -80,6 +80,36 @@ def test_dcgan_28_starts_with_a_6272_unit_dense_layer() -> None:
     assert first.out_features == 6272 == 128 * 7 * 7
 
 
+@pytest.mark.parametrize("name", ["dcgan", "wgan", "wgan-gp", "lsgan"])
+def test_deep_28_layout_goes_through_2_4_7_14_28_pixels(name: str) -> None:
+    model = create_model(name, image_shape=(3, 28, 28), ngf=8, ndf=8, layout="deep")
+    sizes: list[int] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: sizes.append(out.shape[-1])) for m in model.generator.modules()
+             if isinstance(m, torch.nn.ConvTranspose2d)]
+    images = model.generator(torch.randn(4, 100))
+    for hook in hooks:
+        hook.remove()
+    assert images.shape == (4, 3, 28, 28) and sizes == [4, 7, 14, 28]
+    d_convs = [m for m in model.discriminator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in d_convs] == [(3, 8), (8, 16), (16, 32), (32, 64)]
+    assert model.discriminator(images).shape == (4, 1)
+    assert from_config(model.config).config == model.config
+
+
+def test_deep_28_layout_keeps_the_papers_settings_and_small_its_own() -> None:
+    small = create_model("dcgan", image_shape=(1, 28, 28)).training_defaults
+    deep = create_model("dcgan", image_shape=(1, 28, 28), layout="deep").training_defaults
+    assert deep["lr_g"] == deep["lr_d"] == 2e-4 and "ema" not in deep
+    assert small["lr_g"] > deep["lr_g"] and small["ema"] > 0
+
+
+def test_dcgan_layout_is_checked() -> None:
+    with pytest.raises(GanforgeError, match="layout=deep is a 28x28 layout; 32x32"):
+        create_model("dcgan", image_shape=(3, 32, 32), layout="deep")
+    with pytest.raises(GanforgeError, match="layout must be one of small, deep, got 'wide'"):
+        create_model("dcgan", image_shape=(1, 28, 28), layout="wide")
+
+
 def test_dcgan_64_is_the_radford_layout() -> None:
     model = create_model("dcgan", image_shape=(3, 64, 64))
     convs = [m for m in model.generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)]

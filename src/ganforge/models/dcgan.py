@@ -1,9 +1,15 @@
 """DCGAN (Radford et al. 2016): all-convolutional G and D with batch norm.
 
-Two layouts, chosen from the image size:
-- 28x28 (MNIST-sized): a dense layer of 7*7*(2*ngf) units (6272 for ngf=64)
-  reshaped to 7x7 maps and upsampled twice to 28x28; D mirrors it with two
-  strided convolutions and a dense output.
+Layouts, chosen from the image size:
+- 28x28 (MNIST-sized), `layout="small"` (the default): a dense layer of
+  7*7*(2*ngf) units (6272 for ngf=64) reshaped to 7x7 maps and upsampled
+  twice to 28x28; D mirrors it with two strided convolutions and a dense
+  output. Cheap, and what MNIST tutorials train.
+- 28x28, `layout="deep"`: the Radford layout squeezed to 28 px, as in the
+  DCGAN of the VEEGAN and PacGAN Stacked MNIST experiments: z projected to
+  2x2 maps of 8*ngf channels, then 4, 7, 14, 28 px with channels halving;
+  D mirrors it with four strided convolutions (8*ndf channels at 2x2) and a
+  dense output. About three times the small layout's compute.
 - square powers of two (8 ... 256): the Radford layout, a 4x4 projection of z
   then one stride-2 transposed convolution per octave, channels halving as the
   resolution doubles; D mirrors it and ends in a 4x4 convolution.
@@ -77,6 +83,46 @@ class Discriminator28(nn.Sequential):
         )
 
 
+class DeepGenerator28(nn.Module):
+    """28x28 through four stride-2 stages (2 -> 4 -> 7 -> 14 -> 28): the
+    4 -> 7 stage uses a 3x3 kernel, the only odd size on the way."""
+
+    def __init__(self, z_dim: int, channels: int, ngf: int) -> None:
+        super().__init__()
+        width = 8 * ngf
+        self.width = width
+        self.project = nn.Sequential(nn.Linear(z_dim, width * 2 * 2, bias=False), nn.BatchNorm1d(width * 2 * 2), nn.ReLU(True))
+        self.body = nn.Sequential(
+            *_up(width, 4 * ngf),  # 2 -> 4
+            nn.ConvTranspose2d(4 * ngf, 2 * ngf, 3, 2, 1, bias=False),  # 4 -> 7
+            nn.BatchNorm2d(2 * ngf),
+            nn.ReLU(True),
+            *_up(2 * ngf, ngf),  # 7 -> 14
+            nn.ConvTranspose2d(ngf, channels, 4, 2, 1),  # 14 -> 28
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(z).view(-1, self.width, 2, 2))
+
+
+class DeepDiscriminator28(nn.Sequential):
+    def __init__(self, channels: int, ndf: int, norm: str = "batch") -> None:
+        super().__init__(
+            *_down(channels, ndf, norm="none"),  # 28 -> 14
+            *_down(ndf, 2 * ndf, norm),  # 14 -> 7
+            nn.Conv2d(2 * ndf, 4 * ndf, 3, 2, 1, bias=norm == "none"),  # 7 -> 4
+            *_norm_layer(norm, 4 * ndf),
+            nn.LeakyReLU(0.2, True),
+            *_down(4 * ndf, 8 * ndf, norm),  # 4 -> 2
+            nn.Flatten(),
+            nn.Linear(8 * ndf * 2 * 2, 1),
+        )
+
+
+LAYOUTS_28 = ("small", "deep")
+
+
 def _octaves(size: int) -> int:
     """Resolution doublings from 4x4 to `size`."""
     return int(math.log2(size)) - 2
@@ -126,8 +172,15 @@ def _check_size(height: int, width: int) -> None:
         )
 
 
+def _check_layout(layout: str, height: int) -> None:
+    if layout not in LAYOUTS_28:
+        raise GanforgeError(f"layout must be one of {', '.join(LAYOUTS_28)}, got '{layout}'")
+    if layout != "small" and height != 28:
+        raise GanforgeError(f"layout={layout} is a 28x28 layout; {height}x{height} images always use the Radford layout")
+
+
 def dcgan_networks(
-    image_shape: tuple[int, int, int], z_dim: int, ngf: int, ndf: int, d_norm: str = "batch"
+    image_shape: tuple[int, int, int], z_dim: int, ngf: int, ndf: int, d_norm: str = "batch", layout: str = "small"
 ) -> tuple[nn.Module, nn.Module]:
     """The DCGAN generator and discriminator for `image_shape`, Radford-initialised.
     Shared by the families that keep DCGAN's networks (WGAN, WGAN-GP, LSGAN)."""
@@ -135,9 +188,13 @@ def dcgan_networks(
         raise GanforgeError(f"d_norm must be one of {', '.join(D_NORMS)}, got '{d_norm}'")
     channels, height, width = image_shape
     _check_size(height, width)
-    if height == 28:
-        g: nn.Module = Generator28(z_dim, channels, ngf)
-        d: nn.Module = Discriminator28(channels, ndf, d_norm)
+    _check_layout(layout, height)
+    if layout == "deep":
+        g: nn.Module = DeepGenerator28(z_dim, channels, ngf)
+        d: nn.Module = DeepDiscriminator28(channels, ndf, d_norm)
+    elif height == 28:
+        g = Generator28(z_dim, channels, ngf)
+        d = Discriminator28(channels, ndf, d_norm)
     else:
         g = GeneratorPow2(z_dim, channels, height, ngf)
         d = DiscriminatorPow2(channels, height, ndf, d_norm)
@@ -146,12 +203,12 @@ def dcgan_networks(
     return g, d
 
 
-@register_model("dcgan", "Deep convolutional GAN (Radford 2016); 28x28 MNIST layout or 8-256 px Radford layout")
+@register_model("dcgan", "Deep convolutional GAN (Radford 2016); 28x28 MNIST layouts (small, deep) or 8-256 px Radford layout")
 def dcgan(
-    *, image_shape: tuple[int, int, int], z_dim: int = 100, ngf: int = 64, ndf: int = 64
+    *, image_shape: tuple[int, int, int], z_dim: int = 100, ngf: int = 64, ndf: int = 64, layout: str = "small"
 ) -> GAN:
-    g, d = dcgan_networks(image_shape, z_dim, ngf, ndf)
-    return GAN(g, d, z_dim=z_dim, image_shape=image_shape, training_defaults=dcgan_training_defaults(image_shape))
+    g, d = dcgan_networks(image_shape, z_dim, ngf, ndf, layout=layout)
+    return GAN(g, d, z_dim=z_dim, image_shape=image_shape, training_defaults=dcgan_training_defaults(image_shape, layout))
 
 
 # The 28x28 layout's recipe, measured on MNIST (BENCHMARKS.md, "Time to
@@ -161,8 +218,9 @@ LR_28 = 1.6e-3
 EMA_28 = 0.999
 
 
-def dcgan_training_defaults(image_shape: tuple[int, int, int]) -> dict[str, float]:
-    """Radford et al.'s Adam (lr 2e-4, beta1 0.5); at 28x28 a higher rate and an EMA of G."""
-    if image_shape[1] == 28:
+def dcgan_training_defaults(image_shape: tuple[int, int, int], layout: str = "small") -> dict[str, float]:
+    """Radford et al.'s Adam (lr 2e-4, beta1 0.5); for the small 28x28 layout
+    a higher rate and an EMA of G (the deep one keeps the papers' settings)."""
+    if image_shape[1] == 28 and layout == "small":
         return {"lr_g": LR_28, "lr_d": LR_28, "beta1": 0.5, "beta2": 0.999, "ema": EMA_28}
     return {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999}

@@ -12,7 +12,9 @@ from ganforge.models.registry import register_model
 
 
 @register_model("lsgan", "Least-squares GAN (Mao 2017): DCGAN networks with the least-squares loss, Adam 2e-4 (0.5, 0.999)")
-def lsgan(*, image_shape: tuple[int, int, int], z_dim: int = 100, ngf: int = 64, ndf: int = 64) -> GAN:
-    g, d = dcgan_networks(image_shape, z_dim, ngf, ndf)
+def lsgan(
+    *, image_shape: tuple[int, int, int], z_dim: int = 100, ngf: int = 64, ndf: int = 64, layout: str = "small"
+) -> GAN:
+    g, d = dcgan_networks(image_shape, z_dim, ngf, ndf, layout=layout)
     defaults = {"loss": "least-squares", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999}
     return GAN(g, d, z_dim=z_dim, image_shape=image_shape, training_defaults=defaults)
