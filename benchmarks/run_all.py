@@ -60,6 +60,9 @@ GPU_COMMANDS = [
     ["benchmarks.speed_options", "--data", "cifar10", "--model", "sngan", "--device", "cuda", "--batch-size", "128",
      "--variants", "fp32,bf16,fp16,compile,compile-bf16"],
     ["benchmarks.stacked_mnist", "--steps", "30000", "--remedies", "plain,pack2", "--seeds", "0", "--device", "cuda", "--tag=-gpu-30k"],
+    # The papers' four-stage DCGAN, where the plain GAN collapses (one command per remedy: each fits the 10-minute slot).
+    *[["benchmarks.stacked_mnist", "--steps", "30000", "--remedies", remedy, "-O", "layout=deep", "--train-option", "ema=0.999",
+       "--device", "cuda", "--tag=-gpu-deep-30k"] for remedy in ("plain", "pack2", "minibatch-std")],
 ]
 
 
