@@ -55,22 +55,29 @@ def _down(cin: int, cout: int, norm: str = "batch") -> list[nn.Module]:
     return layers
 
 
-class Generator28(nn.Module):
-    def __init__(self, z_dim: int, channels: int, ngf: int) -> None:
+class ProjectedGenerator(nn.Module):
+    """The 28x28 generators: z through a dense layer to `width` maps of
+    side x side, then `body` up to 28x28."""
+
+    def __init__(self, z_dim: int, width: int, side: int, body: list[nn.Module]) -> None:
         super().__init__()
-        width = 2 * ngf
+        self.width, self.side = width, side
         self.project = nn.Sequential(
-            nn.Linear(z_dim, width * 7 * 7, bias=False), nn.BatchNorm1d(width * 7 * 7), nn.ReLU(True)
+            nn.Linear(z_dim, width * side * side, bias=False), nn.BatchNorm1d(width * side * side), nn.ReLU(True)
         )
-        self.width = width
-        self.body = nn.Sequential(
-            *_up(width, ngf),  # 7 -> 14
-            nn.ConvTranspose2d(ngf, channels, 4, 2, 1),  # 14 -> 28
-            nn.Tanh(),
-        )
+        self.body = nn.Sequential(*body)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.body(self.project(z).view(-1, self.width, 7, 7))
+        return self.body(self.project(z).view(-1, self.width, self.side, self.side))
+
+
+def generator28(z_dim: int, channels: int, ngf: int) -> ProjectedGenerator:
+    """The small layout: 7 -> 14 -> 28."""
+    return ProjectedGenerator(z_dim, 2 * ngf, 7, [
+        *_up(2 * ngf, ngf),  # 7 -> 14
+        nn.ConvTranspose2d(ngf, channels, 4, 2, 1),  # 14 -> 28
+        nn.Tanh(),
+    ])
 
 
 class Discriminator28(nn.Sequential):
@@ -83,27 +90,18 @@ class Discriminator28(nn.Sequential):
         )
 
 
-class DeepGenerator28(nn.Module):
-    """28x28 through four stride-2 stages (2 -> 4 -> 7 -> 14 -> 28): the
-    4 -> 7 stage uses a 3x3 kernel, the only odd size on the way."""
-
-    def __init__(self, z_dim: int, channels: int, ngf: int) -> None:
-        super().__init__()
-        width = 8 * ngf
-        self.width = width
-        self.project = nn.Sequential(nn.Linear(z_dim, width * 2 * 2, bias=False), nn.BatchNorm1d(width * 2 * 2), nn.ReLU(True))
-        self.body = nn.Sequential(
-            *_up(width, 4 * ngf),  # 2 -> 4
-            nn.ConvTranspose2d(4 * ngf, 2 * ngf, 3, 2, 1, bias=False),  # 4 -> 7
-            nn.BatchNorm2d(2 * ngf),
-            nn.ReLU(True),
-            *_up(2 * ngf, ngf),  # 7 -> 14
-            nn.ConvTranspose2d(ngf, channels, 4, 2, 1),  # 14 -> 28
-            nn.Tanh(),
-        )
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.body(self.project(z).view(-1, self.width, 2, 2))
+def deep_generator28(z_dim: int, channels: int, ngf: int) -> ProjectedGenerator:
+    """The deep layout: 2 -> 4 -> 7 -> 14 -> 28; the 4 -> 7 stage uses a 3x3
+    kernel, the only odd size on the way."""
+    return ProjectedGenerator(z_dim, 8 * ngf, 2, [
+        *_up(8 * ngf, 4 * ngf),  # 2 -> 4
+        nn.ConvTranspose2d(4 * ngf, 2 * ngf, 3, 2, 1, bias=False),  # 4 -> 7
+        nn.BatchNorm2d(2 * ngf),
+        nn.ReLU(True),
+        *_up(2 * ngf, ngf),  # 7 -> 14
+        nn.ConvTranspose2d(ngf, channels, 4, 2, 1),  # 14 -> 28
+        nn.Tanh(),
+    ])
 
 
 class DeepDiscriminator28(nn.Sequential):
@@ -190,10 +188,10 @@ def dcgan_networks(
     _check_size(height, width)
     _check_layout(layout, height)
     if layout == "deep":
-        g: nn.Module = DeepGenerator28(z_dim, channels, ngf)
+        g: nn.Module = deep_generator28(z_dim, channels, ngf)
         d: nn.Module = DeepDiscriminator28(channels, ndf, d_norm)
     elif height == 28:
-        g = Generator28(z_dim, channels, ngf)
+        g = generator28(z_dim, channels, ngf)
         d = Discriminator28(channels, ndf, d_norm)
     else:
         g = GeneratorPow2(z_dim, channels, height, ngf)
