@@ -23,18 +23,21 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 from benchmarks.common import RESULTS, ROOT, SHARED_DATA, build_trainer, write_result
 from ganforge.config import TrainConfig, parse_options
 from ganforge.data.base import to_uint8
+from ganforge.errors import GanforgeError
 from ganforge.io import write_json
 from ganforge.metrics import Evaluator
 from ganforge.metrics.features import extract_features
 from ganforge.models import GAN, image_models
 from ganforge.training import run_record
+from ganforge.training.loop import Trainer
+from ganforge.training.rundir import CONFIG_FILE, config_differences, read_run_config
 
 DATA_DIR = Path(os.environ.get("GANFORGE_BENCH_DATA", SHARED_DATA))
 DATA_ROOTS = {"mnist": DATA_DIR / "mnist", "cifar10": DATA_DIR / "cifar10"}
@@ -51,21 +54,36 @@ CPU_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def train_for(config: TrainConfig, seconds: float, steps: int | None = None) -> tuple[Any, float]:
+class Trained(NamedTuple):
+    trainer: Trainer
+    seconds: float  # wall-clock time of this call's training
+    start_step: int  # 0 for a fresh run, else the step a resumed run continued from
+
+
+def train_for(config: TrainConfig, seconds: float, steps: int | None = None, *, resume: bool = False) -> Trained:
     """Train a fresh run for `seconds` of wall-clock time (or until `steps`
-    steps); save its checkpoint and sample grid."""
+    steps); save its checkpoint and sample grid. `resume`: a saved run of the
+    same name and settings continues from its newest checkpoint instead (as
+    `ganforge train` would), so a longer step budget builds on a shorter one."""
     run_dir = ROOT / config.runs_dir / config.run_name()
-    shutil.rmtree(run_dir, ignore_errors=True)
+    if resume and (run_dir / CONFIG_FILE).is_file():
+        differences = config_differences(read_run_config(run_dir)["train"], config, None)
+        if differences:
+            raise GanforgeError(f"cannot resume {run_dir}: it was made with other settings: {'; '.join(differences)}")
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
     trainer = build_trainer(config, run_dir)
-    write_json(run_dir / "config.json", run_record(trainer.config, trainer.model.config, trainer.data))
+    start_step = trainer.resume() if resume else 0
+    write_json(run_dir / CONFIG_FILE, run_record(trainer.config, trainer.model.config, trainer.data))
     start = time.perf_counter()
     while time.perf_counter() - start < seconds and (steps is None or trainer.step < steps):
         trainer.train_step()
         trainer.step += 1
     elapsed = time.perf_counter() - start
-    trainer.save_checkpoint()
-    trainer.save_sample_grid()
-    return trainer, elapsed
+    if trainer.step > start_step or start_step == 0:
+        trainer.save_checkpoint()
+        trainer.save_sample_grid()
+    return Trained(trainer, elapsed, start_step)
 
 
 @torch.no_grad()
@@ -111,7 +129,7 @@ def main() -> None:
             ema=args.ema, diffaugment=args.diffaugment, steps=10**9, batch_size=args.batch_size, run=f"family-{name}-{args.data}{args.tag}", device=args.device,
             tensorboard=False, progress=False, **parse_options(args.train_options),
         )
-        trainer, elapsed = train_for(config, args.seconds)
+        trainer, elapsed, _ = train_for(config, args.seconds)
         evaluator = Evaluator.create(["fid", "is", "modes"], trainer.data, trainer.device, extractor="classifier")
         result = evaluator.evaluate_model(trainer.model, args.n, seed=0)
         record: dict[str, Any] = {

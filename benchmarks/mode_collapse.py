@@ -54,7 +54,7 @@ def run_one(
         run=f"collapse-{data}-{remedy}-seed{seed}{tag}", tensorboard=False, progress=False, device="cpu", **settings,
     )
     # A fresh run folder with a checkpoint, so `ganforge plot` / `ganforge eval` can look at it again.
-    trainer, elapsed = train_for(config, math.inf, steps)
+    trainer, elapsed, _ = train_for(config, math.inf, steps)
     result = MixtureEvaluator(trainer.data).evaluate_model(trainer.model, SAMPLES, seed=seed)
     return {
         "benchmark": "mode_collapse",

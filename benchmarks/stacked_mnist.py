@@ -4,6 +4,7 @@
     python -m benchmarks.stacked_mnist --steps 20000 --remedies plain --train-option ema=0.999 --tag=-ema
     python -m benchmarks.stacked_mnist --real-floor --remedies '' --seeds 0,1,2   # real stacks: the floor of the KL
     python -m benchmarks.stacked_mnist --steps 100000 --remedies plain,pack2 -O layout=deep --device cuda --tag=-deep   # the papers' DCGAN
+    python -m benchmarks.stacked_mnist --steps 15000 --resume --precise-bn --remedies minibatch-std -O layout=deep --tag=-deep
 
 For each remedy and seed: train ganforge's `dcgan` on `stacked-mnist` (three
 MNIST digits as R, G, B; batch 64, its defaults; `-O layout=deep` is the
@@ -11,15 +12,19 @@ four-stage DCGAN of the VEEGAN and PacGAN experiments) for `--seconds` of
 wall-clock time or `--steps` steps (a step budget does not depend on what else
 runs on the machine), then read `--n` samples (26,000 as in VEEGAN and PacGAN) with
 the MNIST classifier per channel: modes covered (a tenth of the fair share),
-modes with any sample (the papers' count) and KL to uniform. Results:
+modes with any sample (the papers' count) and KL to uniform. `--resume`
+continues a saved run of the same name (a longer budget on top of a shorter
+one; a resumed run equals a fresh one); `--precise-bn` re-estimates G's
+batch-norm statistics before reading (the EMA generator otherwise normalises
+with the live generator's running averages). Results:
 benchmarks/results/stacked_mnist_<remedy>_seed<k><tag>.json and a table.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import json
+import math
 from typing import Any
 
 import torch
@@ -46,10 +51,16 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tag", default="")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --steps: a saved run of the same name continues from its newest checkpoint (a 15k run builds on a 5k one)")
+    parser.add_argument("--precise-bn", dest="precise_bn", action="store_true",
+                        help="re-estimate G's batch-norm statistics from fresh noise before reading the samples (as `ganforge eval --precise-bn`)")
     parser.add_argument("--report", action="store_true", help="only print the table of the saved results")
     parser.add_argument("--real-floor", action="store_true",
                         help="also read --n real stacks (per seed): the KL a perfect generator would show with this classifier and sample count")
     args = parser.parse_args()
+    if args.resume and not args.steps:
+        parser.error("--resume needs --steps (a wall-clock budget cannot continue a run)")
     if args.report:
         print_table([json.loads(p.read_text()) for p in sorted(RESULTS.glob("stacked_mnist_*.json"))])
         return
@@ -68,17 +79,20 @@ def main() -> None:
                 steps=args.steps or 10**9, seed=seed, run=f"stacked-{remedy}-seed{seed}{args.tag}",
                 device=args.device, tensorboard=False, progress=False, **settings,
             )
-            trainer, elapsed = train_for(config, math.inf if args.steps else args.seconds, args.steps)
+            trainer, elapsed, start_step = train_for(config, math.inf if args.steps else args.seconds, args.steps, resume=args.resume)
+            if args.precise_bn:
+                trainer.model.recalibrate_batch_norm()  # after the checkpoint: the saved run does not change
             result = evaluator.evaluate_model(trainer.model, args.n, seed=seed)
             record: dict[str, Any] = {
                 "benchmark": "stacked_mnist", "model": "dcgan", "remedy": remedy, "settings": REMEDIES[remedy],
                 "model_options": model_options, "train_options": train_options, "seed": seed,
-                "seconds": elapsed, "steps": trainer.step, "steps_per_second": trainer.step / elapsed, "samples": args.n,
+                "seconds": elapsed, "steps": trainer.step, "resumed_from_step": start_step, "precise_bn": args.precise_bn,
+                "steps_per_second": (trainer.step - start_step) / elapsed if elapsed else None, "samples": args.n,
                 "device": str(trainer.device), **result.metrics,
                 "command": f"python -m benchmarks.stacked_mnist {budget} --remedies {remedy} --seeds {seed} --device {args.device}{options}"
-                + (f" --tag={args.tag}" if args.tag else ""),
+                + (" --precise-bn" if args.precise_bn else "") + (f" --tag={args.tag}" if args.tag else ""),
             }
-            write_result(f"stacked_mnist_{remedy}_seed{seed}{args.tag}", record)
+            write_result(f"stacked_mnist_{remedy}_seed{seed}{args.tag}" + ("-precise-bn" if args.precise_bn else ""), record)
             rows.append(record)
     print_table(rows)
 
@@ -107,10 +121,13 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print("| remedy | options | seed | device | seconds | steps | modes (tenth of share) | modes (any sample) | KL to uniform | of it, the digits' own |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        options = " ".join(f"{k}={v}" for k, v in {**r.get("model_options", {}), **r.get("train_options", {})}.items()) or "-"
+        options = " ".join(
+            [f"{k}={v}" for k, v in {**r.get("model_options", {}), **r.get("train_options", {})}.items()] + (["precise BN"] if r.get("precise_bn") else [])
+        ) or "-"
         digits = f"{r['digits_kl']:.3f}" if "digits_kl" in r else "-"
+        steps = f"{r['steps']} ({r['resumed_from_step']} before)" if r.get("resumed_from_step") else str(r["steps"])
         print(
-            f"| {r['remedy']} | {options} | {r['seed']} | {r['device']} | {r['seconds']:.0f} | {r['steps']} "
+            f"| {r['remedy']} | {options} | {r['seed']} | {r['device']} | {r['seconds']:.0f} | {steps} "
             f"| {r['modes']} | {r['modes_any']} | {r['modes_kl']:.3f} | {digits} |"
         )
 
