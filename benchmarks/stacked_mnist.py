@@ -87,7 +87,7 @@ def main() -> None:
                 "benchmark": "stacked_mnist", "model": "dcgan", "remedy": remedy, "settings": REMEDIES[remedy],
                 "model_options": model_options, "train_options": train_options, "seed": seed,
                 "seconds": elapsed, "steps": trainer.step, "resumed_from_step": start_step, "precise_bn": args.precise_bn,
-                "steps_per_second": (trainer.step - start_step) / elapsed if elapsed else None, "samples": args.n,
+                "steps_per_second": (trainer.step - start_step) / elapsed if trainer.step > start_step else None, "samples": args.n,
                 "device": str(trainer.device), **result.metrics,
                 "command": f"python -m benchmarks.stacked_mnist {budget} --remedies {remedy} --seeds {seed} --device {args.device}{options}"
                 + (" --precise-bn" if args.precise_bn else "") + (f" --tag={args.tag}" if args.tag else ""),
