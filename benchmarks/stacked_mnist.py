@@ -14,7 +14,7 @@ runs on the machine), then read `--n` samples (26,000 as in VEEGAN and PacGAN) w
 the MNIST classifier per channel: modes covered (a tenth of the fair share),
 modes with any sample (the papers' count) and KL to uniform. `--resume`
 continues a saved run of the same name (a longer budget on top of a shorter
-one; a resumed run equals a fresh one); `--precise-bn` re-estimates G's
+one; at the same thread count a resumed run equals a fresh one); `--precise-bn` re-estimates G's
 batch-norm statistics before reading (the EMA generator otherwise normalises
 with the live generator's running averages). Results:
 benchmarks/results/stacked_mnist_<remedy>_seed<k><tag>.json and a table.
