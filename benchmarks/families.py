@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -60,11 +61,16 @@ class Trained(NamedTuple):
     start_step: int  # 0 for a fresh run, else the step a resumed run continued from
 
 
-def train_for(config: TrainConfig, seconds: float, steps: int | None = None, *, resume: bool = False) -> Trained:
+def train_for(
+    config: TrainConfig, seconds: float, steps: int | None = None, *, resume: bool = False, checkpoint_every: int | None = None
+) -> Trained:
     """Train a fresh run for `seconds` of wall-clock time (or until `steps`
     steps); save its checkpoint and sample grid. `resume`: a saved run of the
     same name and settings continues from its newest checkpoint instead (as
-    `ganforge train` would), so a longer step budget builds on a shorter one."""
+    `ganforge train` would), so a longer step budget builds on a shorter one.
+    `checkpoint_every` N: also checkpoint (and print a progress line) every N
+    steps, so that an interrupted hour-long run resumes instead of restarting;
+    off by default because a timed run should spend its budget training."""
     run_dir = ROOT / config.runs_dir / config.run_name()
     if resume and (run_dir / CONFIG_FILE).is_file():
         differences = config_differences(read_run_config(run_dir)["train"], config, None)
@@ -79,11 +85,20 @@ def train_for(config: TrainConfig, seconds: float, steps: int | None = None, *, 
     while time.perf_counter() - start < seconds and (steps is None or trainer.step < steps):
         trainer.train_step()
         trainer.step += 1
+        if checkpoint_every and trainer.step % checkpoint_every == 0 and trainer.step != steps:
+            trainer.save_checkpoint()
+            report_progress(config.run_name(), trainer.step - start_step, trainer.step, steps, time.perf_counter() - start)
     elapsed = time.perf_counter() - start
     if trainer.step > start_step or start_step == 0:
         trainer.save_checkpoint()
         trainer.save_sample_grid()
     return Trained(trainer, elapsed, start_step)
+
+
+def report_progress(run: str, done: int, step: int, steps: int | None, seconds: float) -> None:
+    """One stderr line per intermediate checkpoint: where a long run stands."""
+    of = f"/{steps}" if steps else ""
+    print(f"{run}: checkpoint at step {step}{of}, {seconds / done:.3f} s/step", file=sys.stderr, flush=True)
 
 
 @torch.no_grad()

@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--tag", default="")
     parser.add_argument("--resume", action="store_true",
                         help="with --steps: a saved run of the same name continues from its newest checkpoint (a 15k run builds on a 5k one)")
+    parser.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, default=2500, metavar="N",
+                        help="with --steps: checkpoint every N steps and print a progress line, so an interrupted run resumes with --resume (0: only at the end)")
     parser.add_argument("--precise-bn", dest="precise_bn", action="store_true",
                         help="re-estimate G's batch-norm statistics from fresh noise before reading the samples (as `ganforge eval --precise-bn`)")
     parser.add_argument("--report", action="store_true", help="only print the table of the saved results")
@@ -79,7 +81,10 @@ def main() -> None:
                 steps=args.steps or 10**9, seed=seed, run=f"stacked-{remedy}-seed{seed}{args.tag}",
                 device=args.device, tensorboard=False, progress=False, **settings,
             )
-            trainer, elapsed, start_step = train_for(config, math.inf if args.steps else args.seconds, args.steps, resume=args.resume)
+            trainer, elapsed, start_step = train_for(
+                config, math.inf if args.steps else args.seconds, args.steps, resume=args.resume,
+                checkpoint_every=args.checkpoint_every if args.steps else None,
+            )
             if args.precise_bn:
                 trainer.model.recalibrate_batch_norm()  # after the checkpoint: the saved run does not change
             result = evaluator.evaluate_model(trainer.model, args.n, seed=seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Callable
 
 import pytest
@@ -11,6 +12,8 @@ import torch
 from benchmarks.families import train_for
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
+from ganforge.training.checkpoint import list_checkpoints
+from ganforge.training.rundir import checkpoints_root
 
 MakeConfig = Callable[..., TrainConfig]
 
@@ -41,3 +44,19 @@ def test_resume_refuses_a_run_made_with_other_settings(make_config: MakeConfig) 
     train_for(make_config(run="other"), math.inf, 3)
     with pytest.raises(GanforgeError, match=r"cannot resume .*lr_g"):
         train_for(make_config(run="other", lr_g=1e-3), math.inf, 6, resume=True)
+
+
+def test_checkpoint_every_lets_an_interrupted_budget_resume(make_config: MakeConfig, capsys: pytest.CaptureFixture[str]) -> None:
+    """A long benchmark run checkpoints on the way: a run cut after 4 of 6
+    steps (its checkpoint at 4) resumes to the same weights as 6 fresh steps."""
+    fresh = train_for(make_config(run="whole"), math.inf, 6)
+    cut = train_for(make_config(run="cut", keep_checkpoints=5), math.inf, 5, checkpoint_every=2)
+    checkpoints = list_checkpoints(checkpoints_root(cut.trainer.run_dir))
+    assert [step for step, _ in checkpoints] == [2, 4, 5]  # the last one is the final save
+    assert "checkpoint at step 4/5" in capsys.readouterr().err
+    shutil.rmtree(checkpoints[-1][1])  # as if killed before step 5 was saved
+    resumed = train_for(make_config(run="cut", keep_checkpoints=5), math.inf, 6, resume=True)
+    assert resumed.start_step == 4
+    expected, got = _state(fresh.trainer.model), _state(resumed.trainer.model)
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=0, atol=1e-6, msg=key)

@@ -203,6 +203,21 @@ def test_minibatch_discrimination_follows_its_definition() -> None:
     assert layer.projection.weight.std().item() == pytest.approx(0.05, rel=0.3)
 
 
+def test_minibatch_discrimination_gradient_matches_the_definition_even_for_identical_samples() -> None:
+    """cdist's backward against the broadcast formula's, also at distance 0
+    (a collapsed batch, where the remedy matters most): finite and equal."""
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(in_features=6, kernels=3)
+    for x in (torch.randn(4, 6), torch.full((4, 6), 0.3)):
+        x = x.requires_grad_(True)
+        (got,) = torch.autograd.grad(layer(x).pow(2).sum(), x)
+        m = layer.projection(x.flatten(1)).view(4, 3, 5)
+        reference = torch.exp(-(m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(dim=3)).sum(dim=1) - 1.0
+        (expected,) = torch.autograd.grad(reference.pow(2).sum(), x)
+        assert torch.isfinite(got).all()
+        assert torch.allclose(got, expected, atol=1e-5)
+
+
 def test_minibatch_discrimination_scores_identical_samples_higher_than_far_apart_ones() -> None:
     torch.manual_seed(0)
     layer = MinibatchDiscrimination(in_features=12, kernels=6)

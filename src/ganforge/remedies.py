@@ -156,9 +156,11 @@ class MinibatchDiscrimination(nn.Module):
         nn.init.normal_(self.projection.weight, 0.0, MINIBATCH_DISC_INIT_STD)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m = self.projection(x.flatten(1)).view(-1, self.kernels, self.kernel_dim)  # (N, B, K)
-        distances = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(dim=3)  # (N, N, B), L1 over K
-        return torch.exp(-distances).sum(dim=1) - 1.0  # j = i adds exp(0) = 1
+        m = self.projection(x.flatten(1)).view(-1, self.kernels, self.kernel_dim).transpose(0, 1)  # (B, N, K)
+        # L1 distances per kernel with cdist: (B, N, N) in memory instead of the
+        # broadcast difference's (N, N, B, K), and about twice as fast.
+        distances = torch.cdist(m, m, p=1.0)
+        return (torch.exp(-distances).sum(dim=2) - 1.0).t()  # j = i adds exp(0) = 1
 
 
 class RemedyDiscriminator(nn.Module):
