@@ -20,8 +20,7 @@ import torch
 import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 
-from benchmarks.common import write_result
-from benchmarks.families import DATA_DIR
+from benchmarks.common import SHARED_DATA, write_result
 from ganforge.data import load_data
 from ganforge.metrics.features import extract_features
 from ganforge.metrics.classifier import classifier_for
@@ -53,7 +52,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    digits = load_data("mnist", root=str(DATA_DIR / "mnist"))
+    digits = load_data("mnist", root=str(SHARED_DATA / "mnist"))
     device = torch.device("cpu")
     classifier = classifier_for(digits, device)
     images, labels = digits.images[: args.n], digits.labels[: args.n]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import time
@@ -17,7 +18,9 @@ from ganforge.training import build_model, check_regularizers, load_training_dat
 from ganforge.training.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# The real data sets: ../shared/data beside the checkout, or a copy named by
+# $GANFORGE_BENCH_DATA (on a GPU machine that sees only the repository).
+SHARED_DATA = Path(os.environ.get("GANFORGE_BENCH_DATA", ROOT.parent / "shared" / "data"))
 RESULTS = ROOT / "benchmarks" / "results"
 
 

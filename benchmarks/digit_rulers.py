@@ -23,8 +23,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import write_result
-from benchmarks.families import DATA_DIR
+from benchmarks.common import SHARED_DATA, write_result
 from ganforge.data import load_data
 from ganforge.data.base import ImageData
 from ganforge.metrics.classifier import ClassifierExtractor, classifier_for
@@ -96,7 +95,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    mnist: ImageData = load_data("mnist", root=str(DATA_DIR / "mnist"))
+    mnist: ImageData = load_data("mnist", root=str(SHARED_DATA / "mnist"))
     assert mnist.labels is not None
     classifier = classifier_for(mnist, "cpu")
     held_out = slice(0, args.real)

@@ -12,18 +12,16 @@ samples of class K that the classifier labels K. Results go to
 benchmarks/results/families_<data>_<model><tag>.json and a markdown table is
 printed. `--widths cpu` (the default) shrinks the ResNet and LAPGAN models to
 fit a CPU budget; `--widths paper` keeps the paper's widths (for GPU runs).
-`$GANFORGE_BENCH_DATA` points at another copy of ../shared/data.
+`$GANFORGE_BENCH_DATA` points every benchmark at another copy of ../shared/data.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
@@ -40,8 +38,7 @@ from ganforge.training import run_record
 from ganforge.training.loop import Trainer
 from ganforge.training.rundir import CONFIG_FILE, config_differences, read_run_config
 
-DATA_DIR = Path(os.environ.get("GANFORGE_BENCH_DATA", SHARED_DATA))
-DATA_ROOTS = {"mnist": DATA_DIR / "mnist", "cifar10": DATA_DIR / "cifar10"}
+DATA_ROOTS = {"mnist": SHARED_DATA / "mnist", "cifar10": SHARED_DATA / "cifar10"}
 DATA_SPLITS = {"cifar10": "test"}
 
 # CPU-sized widths: the paper widths (e.g. SNGAN's 256/128 channels) would

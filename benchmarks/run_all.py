@@ -2,6 +2,7 @@
 
     python -m benchmarks.run_all          # the CPU figures (2 cores)
     python -m benchmarks.run_all --gpu    # the GPU figures (one CUDA device, about 25 minutes)
+    bash benchmarks/gpu_check.sh          # issue 6's GPU figures within 8 minutes (a short lease)
 
 Needs ../shared/data for the MNIST figures. Run on an otherwise idle machine:
 the figures are wall-clock times.

@@ -1,6 +1,6 @@
 """What each speed option gives: steps and images per second, peak memory and
 FLOP utilisation of one model's training under fp32, bf16, fp16,
-channels_last and torch.compile.
+channels_last, torch.compile and CUDA graphs (compile's reduce-overhead mode).
 
     python -m benchmarks.speed_options --data mnist --model dcgan --threads 2
     python -m benchmarks.speed_options --data cifar10 --model sngan --device cuda --variants fp32,bf16,compile,compile-bf16
@@ -37,6 +37,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "compile": {"compile": True},
     "compile-bf16": {"compile": True, "precision": "bf16"},
     "compile-bf16-channels-last": {"compile": True, "precision": "bf16", "channels_last": True},
+    # reduce-overhead: inductor replays CUDA graphs (on CPU it is plain compile).
+    "cuda-graphs": {"compile": True, "compile_mode": "reduce-overhead"},
+    "cuda-graphs-bf16": {"compile": True, "compile_mode": "reduce-overhead", "precision": "bf16"},
 }
 
 # Dense peak TFLOP/s (NVIDIA data sheets, SXM parts): fp32 runs on TF32 tensor

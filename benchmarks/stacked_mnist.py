@@ -30,13 +30,13 @@ from typing import Any
 import torch
 
 from benchmarks.common import RESULTS, write_result
-from benchmarks.families import DATA_DIR, train_for
+from benchmarks.families import DATA_ROOTS, train_for
 from benchmarks.mode_collapse import REMEDIES
 from ganforge.config import TrainConfig, parse_options
 from ganforge.data import load_data
 from ganforge.metrics.stacked import StackedMnistEvaluator
 
-MNIST_ROOT = DATA_DIR / "mnist"
+MNIST_ROOT = DATA_ROOTS["mnist"]
 
 
 def main() -> None:

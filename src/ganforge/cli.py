@@ -38,6 +38,7 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
+    from ganforge.config import COMPILE_MODES, LR_DECAYS, OPTIMIZERS, PRECISIONS
     from ganforge.data import DATA_SOURCES
     from ganforge.losses import LOSSES
     from ganforge.models import MODELS
@@ -69,8 +70,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     game.add_argument("--lr", type=float, metavar="LR", default=S, help="learning rate of both G and D")
     game.add_argument("--lr-g", dest="lr_g", type=float, metavar="LR", default=S, help="generator learning rate (default: the model's, 2e-4 for DCGAN, 1.6e-3 at 28x28)")
     game.add_argument("--lr-d", dest="lr_d", type=float, metavar="LR", default=S, help="discriminator learning rate (default: the model's)")
-    game.add_argument("--lr-decay", dest="lr_decay", choices=("none", "linear"), default=S, help="linear: both learning rates fall linearly to 0 at --steps, so the game settles (default: none)")
-    game.add_argument("--optimizer", choices=("adam", "rmsprop"), default=S, help="optimizer of G and D (default: the model's; rmsprop for wgan, else adam)")
+    game.add_argument("--lr-decay", dest="lr_decay", choices=LR_DECAYS, default=S, help="linear: both learning rates fall linearly to 0 at --steps, so the game settles (default: none)")
+    game.add_argument("--optimizer", choices=OPTIMIZERS, default=S, help="optimizer of G and D (default: the model's; rmsprop for wgan, else adam)")
     game.add_argument("--beta1", type=float, default=S, help="Adam beta1 (default: the model's, 0.5 for DCGAN)")
     game.add_argument("--beta2", type=float, default=S, help="Adam beta2 (default: the model's, 0.999)")
     reg = p.add_argument_group("regularisers")
@@ -87,8 +88,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     game.add_argument("--seed", type=int, default=S, help="fixes data order, noise and initialisation (default: 0)")
     game.add_argument("--device", default=S, help="auto, cpu, cuda or cuda:N (default: auto)")
     speed = p.add_argument_group("speed")
-    speed.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=S, help="bf16/fp16: forward passes under autocast (fp16: CUDA only, with a gradient scaler; default: fp32)")
+    speed.add_argument("--precision", choices=PRECISIONS, default=S, help="bf16/fp16: forward passes under autocast (fp16: CUDA only, with a gradient scaler; default: fp32)")
     speed.add_argument("--compile", action="store_true", default=S, help="torch.compile G and D (the first steps compile)")
+    speed.add_argument("--compile-mode", dest="compile_mode", choices=COMPILE_MODES, default=S, help="with --compile: torch.compile's mode; reduce-overhead replays the networks as CUDA graphs on a GPU, max-autotune also tunes kernels (default: default)")
     speed.add_argument("--channels-last", dest="channels_last", action="store_true", default=S, help="NHWC memory layout for images and convolutions")
 
     run = p.add_argument_group("run folder")

@@ -36,6 +36,7 @@ RESUMABLE_FIELDS = frozenset(
         # Speed options: the same maths, run differently (precision to float tolerance).
         "precision",
         "compile",
+        "compile_mode",
         "channels_last",
     }
 )
@@ -56,6 +57,8 @@ FALLBACK_DEFAULTS: dict[str, Any] = {
 }
 OPTIMIZERS = ("adam", "rmsprop")
 PRECISIONS = ("fp32", "bf16", "fp16")
+# torch.compile's modes; reduce-overhead replays CUDA graphs on a GPU.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 LR_DECAYS = ("none", "linear")
 
 
@@ -105,6 +108,7 @@ class TrainConfig:
     # Speed (ganforge.training.performance).
     precision: str = "fp32"  # bf16 / fp16: forward passes under autocast
     compile: bool = False  # torch.compile G and D
+    compile_mode: str = "default"  # with compile: torch.compile's mode (COMPILE_MODES)
     channels_last: bool = False  # NHWC images and convolution weights
     # The run folder.
     run: str | None = None
@@ -161,6 +165,10 @@ class TrainConfig:
             raise GanforgeError(f"--lr-decay must be one of {', '.join(LR_DECAYS)}, got '{self.lr_decay}'")
         if self.precision not in PRECISIONS:
             raise GanforgeError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'")
+        if self.compile_mode not in COMPILE_MODES:
+            raise GanforgeError(f"--compile-mode must be one of {', '.join(COMPILE_MODES)}, got '{self.compile_mode}'")
+        if self.compile_mode != "default" and not self.compile:
+            raise GanforgeError(f"--compile-mode {self.compile_mode} needs --compile")
         if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
             raise GanforgeError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got '{self.optimizer}'")
         if isinstance(self.diffaugment, list):

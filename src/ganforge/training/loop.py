@@ -35,7 +35,16 @@ from ganforge.training.checkpoint import STATE_FILE, Checkpoint, latest_checkpoi
 from ganforge.training.distributed import SINGLE_PROCESS, Distributed
 from ganforge.training.health import HealthWatch
 from ganforge.training.logger import MetricsLogger, SilentLogger
-from ganforge.training.performance import autocast, check_precision, compiled, make_grad_scalers, optimise, to_channels_last
+from ganforge.training.performance import (
+    autocast,
+    check_precision,
+    compiled,
+    make_grad_scalers,
+    mark_step_begin,
+    optimise,
+    to_channels_last,
+    uses_cuda_graphs,
+)
 from ganforge.training.rundir import best_root, checkpoints_root
 
 if TYPE_CHECKING:
@@ -133,9 +142,11 @@ class Trainer:
         # modules and parameters). The G step calls D outside DDP: D is
         # frozen there, and DDP would wait for gradients that never come.
         ddp = distributed.ddp_wrapper(device, job)
-        generator = compiled(ddp(self.model.generator), config.compile)
-        self.net = self.model.with_networks(generator, compiled(ddp(self.model.discriminator), config.compile))
-        self.g_net = self.model.with_networks(generator, compiled(self.model.discriminator, config.compile))
+        mode = config.compile_mode
+        generator = compiled(ddp(self.model.generator), config.compile, mode)
+        self.net = self.model.with_networks(generator, compiled(ddp(self.model.discriminator), config.compile, mode))
+        self.g_net = self.model.with_networks(generator, compiled(self.model.discriminator, config.compile, mode))
+        self.cuda_graphs = uses_cuda_graphs(config, device)
         self.scalers = make_grad_scalers(config, device)
         self.loss = create_loss(config.loss, config.label_smoothing)
         self.real_target = 1.0 - config.label_smoothing
@@ -258,6 +269,8 @@ class Trainer:
         """k D updates then one G update; returns the logger's TRAIN_KEYS values
         (loss_d, loss_g, D(x), D(G(z)), batch diversity) of the last D update."""
         self._d_step_in_step = 0
+        if self.cuda_graphs:
+            mark_step_begin()
         if self.config.lr_decay == "linear":
             self.set_learning_rates(1.0 - self.step / self.config.steps)
         # G's update reuses the last D update's fake batch, as pytorch/examples'
