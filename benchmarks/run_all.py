@@ -64,6 +64,12 @@ GPU_COMMANDS = [
     # The papers' four-stage DCGAN, where the plain GAN collapses (one command per remedy: each fits the 10-minute slot).
     *[["benchmarks.stacked_mnist", "--steps", "30000", "--remedies", remedy, "-O", "layout=deep", "--train-option", "ema=0.999",
        "--device", "cuda", "--tag=-gpu-deep-30k"] for remedy in ("plain", "pack2", "minibatch-std")],
+    # The two remedies that cost several D passes per G step, on an equal 8-minute budget instead of equal steps;
+    # WGAN-GP's critic without batch norm (its penalty is per sample).
+    ["benchmarks.stacked_mnist", "--seconds", "480", "--remedies", "wgan-gp", "-O", "layout=deep", "-O", "d_norm=layer",
+     "--train-option", "ema=0.999", "--device", "cuda", "--tag=-gpu-deep-480s-layernorm"],
+    ["benchmarks.stacked_mnist", "--seconds", "480", "--remedies", "unrolled-5", "-O", "layout=deep", "--train-option", "ema=0.999",
+     "--device", "cuda", "--tag=-gpu-deep-480s"],
 ]
 
 

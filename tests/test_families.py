@@ -137,6 +137,34 @@ def test_options_that_do_not_apply_are_named(tmp_path: Path, overrides: dict[str
         train(family_config(tmp_path, name, **{k: v for k, v in overrides.items() if k != "model"}))
 
 
+@pytest.mark.parametrize(
+    ("model", "options", "hint"),
+    [
+        ("dcgan", {}, "add -O d_norm=layer"),
+        ("lsgan", {}, "use a model without batch norm in D"),
+        ("dcgan", {"d_norm": "layer"}, None),
+        ("wgan-gp", {}, None),
+    ],
+)
+def test_gradient_penalty_on_a_batch_norm_critic_warns(tmp_path: Path, model: str, options: dict[str, Any], hint: str | None) -> None:
+    import warnings
+
+    from ganforge.config import TrainConfig
+    from ganforge.training import build_model, check_regularizers, load_training_data, uses_batch_norm
+
+    config = TrainConfig(**{**family_config(tmp_path, model), "model_options": options, "gp": 10.0})
+    built = build_model(config, load_training_data(config))
+    assert uses_batch_norm(built.discriminator) == (hint is not None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_regularizers(config.with_model_defaults(built.training_defaults), built)
+    messages = [str(w.message) for w in caught]
+    if hint is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and f"model '{model}' has batch norm" in messages[0] and hint in messages[0]
+
+
 def test_paper_defaults_reach_the_run_config(tmp_path: Path) -> None:
     trained = train(family_config(tmp_path, "wgan", steps=1))
     assert trained.run_dir is not None

@@ -203,9 +203,11 @@ def dcgan_networks(
 
 @register_model("dcgan", "Deep convolutional GAN (Radford 2016); 28x28 MNIST layouts (small, deep) or 8-256 px Radford layout")
 def dcgan(
-    *, image_shape: tuple[int, int, int], z_dim: int = 100, ngf: int = 64, ndf: int = 64, layout: str = "small"
+    *, image_shape: tuple[int, int, int], z_dim: int = 100, ngf: int = 64, ndf: int = 64, layout: str = "small",
+    d_norm: str = "batch",
 ) -> GAN:
-    g, d = dcgan_networks(image_shape, z_dim, ngf, ndf, layout=layout)
+    # d_norm=layer or none: D without batch norm, for per-sample penalties (--gp).
+    g, d = dcgan_networks(image_shape, z_dim, ngf, ndf, d_norm=d_norm, layout=layout)
     return GAN(g, d, z_dim=z_dim, image_shape=image_shape, training_defaults=dcgan_training_defaults(image_shape, layout))
 
 

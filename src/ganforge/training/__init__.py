@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from ganforge.device import resolve_device
 from ganforge.io import write_json
 from ganforge.errors import GanforgeError
 from ganforge.models import GAN, create_model, is_conditional, takes_points
-from ganforge.models.registry import POINT_MODELS
+from ganforge.models.registry import POINT_MODELS, model_options
 from ganforge.training import distributed
 from ganforge.training.distributed import Distributed
 from ganforge.training.loop import Trainer
@@ -101,11 +102,34 @@ def check_regularizers(config: TrainConfig, model: GAN) -> None:
             raise GanforgeError(
                 f"{' and '.join(given)} {verb} not apply to model '{config.model}': its discriminator reads image pyramids, not plain images"
             )
+    if config.gp and uses_batch_norm(model.discriminator):
+        warn_batch_norm_critic(config.model)
     if config.unroll and config.optimizer == "rmsprop":
         raise GanforgeError(
             f"--unroll does not apply to the rmsprop optimizer (model '{config.model}'): "
             "the unrolled D updates are Adam steps; add --optimizer adam"
         )
+
+
+def uses_batch_norm(module: torch.nn.Module) -> bool:
+    """Whether any layer of `module` normalises over the batch."""
+    return any(isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in module.modules())
+
+
+def warn_batch_norm_critic(model: str) -> None:
+    """--gp on a batch-norm D trains, but not the WGAN-GP of the paper: the
+    penalty is on each sample's input gradient, and batch norm makes every
+    sample's output depend on the whole batch (Gulrajani et al. use layer
+    norm). A warning, not a refusal: the combination runs, and users compare it."""
+    if "d_norm" in model_options(model):
+        fix = "add -O d_norm=layer or -O d_norm=none (model 'wgan-gp' has none)"
+    else:
+        fix = "use a model without batch norm in D, such as 'wgan-gp'"
+    warnings.warn(
+        f"--gp penalises each sample's gradient, but model '{model}' has batch norm in its discriminator, "
+        f"which mixes the samples of a batch; for WGAN-GP's critic {fix}",
+        stacklevel=2,
+    )
 
 
 def run_record(config: TrainConfig, model_config: dict[str, Any], data: ImageData | PointData) -> dict[str, Any]:
