@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ganforge.metrics.known_modes import KnownModesEvaluator
     from ganforge.pipeline import GANPipeline
 
-__all__ = ["train", "Trainer", "build_evaluator", "build_model", "check_regularizers", "load_training_data", "run_record"]
+__all__ = ["train", "Trainer", "build_evaluator", "build_model", "check_regularizers", "load_training_data", "run_record", "uses_batch_norm"]
 
 
 def load_training_data(config: TrainConfig) -> ImageData | PointData:
@@ -91,7 +91,8 @@ def check_data_kind(model: str, data: ImageData | PointData) -> None:
 
 def check_regularizers(config: TrainConfig, model: GAN) -> None:
     """Refuse regularisers (and --unroll) that do not apply to the model or
-    optimizer, naming them. (create_model refuses D-side remedies itself.)"""
+    optimizer, naming them; warn about --gp on a batch-norm D, which runs but
+    is not WGAN-GP. (create_model refuses D-side remedies itself.)"""
     if len(model.image_shape) == 1 and config.diffaugment:
         raise GanforgeError(f"--diffaugment does not apply to model '{config.model}': it augments images, and this model generates points")
     if not model.image_discriminator:
