@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,11 @@ import numpy as np
 import pytest
 import torch
 
+from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.models import MODELS, create_model, is_conditional, takes_points
 from ganforge.pipeline import load
-from ganforge.training import train
+from ganforge.training import build_model, check_regularizers, load_training_data, train, uses_batch_norm
 from tests.conftest import TINY
 
 
@@ -147,11 +149,6 @@ def test_options_that_do_not_apply_are_named(tmp_path: Path, overrides: dict[str
     ],
 )
 def test_gradient_penalty_on_a_batch_norm_critic_warns(tmp_path: Path, model: str, options: dict[str, Any], hint: str | None) -> None:
-    import warnings
-
-    from ganforge.config import TrainConfig
-    from ganforge.training import build_model, check_regularizers, load_training_data, uses_batch_norm
-
     config = TrainConfig(**{**family_config(tmp_path, model), "model_options": options, "gp": 10.0})
     built = build_model(config, load_training_data(config))
     assert uses_batch_norm(built.discriminator) == (hint is not None)
