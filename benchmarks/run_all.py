@@ -44,7 +44,20 @@ COMMANDS = [
     ["benchmarks.mode_collapse", "--data", "grid", "--remedies", "minibatch-std", "--seeds", "0,1,2", "--steps", "200000",
      "-O", "g_hidden=128", "-O", "d_hidden=64", "--train-option", "lr_g=1e-3", "--train-option", "lr_d=1e-3",
      "--train-option", "lr_decay=linear", "--train-option", "pack=2", "--tag=-small-decay-200k-pack2-ckpt", "--threads", "1"],
+    ["benchmarks.mode_collapse", "--data", "grid", "--remedies", "plain,pack2,minibatch-std,minibatch-disc,unrolled-5,wgan-gp",
+     "--seeds", "0,1,2", "--steps", "30000", "-O", "g_hidden=128", "-O", "d_hidden=64", "--train-option", "lr_g=1e-3",
+     "--train-option", "lr_d=1e-3", "--train-option", "lr_decay=linear", "--tag=-small-decay", "--threads", "1"],
     ["benchmarks.stacked_mnist", "--steps", "3000", "--seeds", "0,1,2", "--real-floor", "--tag=-cpu-3k", "--threads", "2"],
+    # The two remedies that cost several D passes per G step (about 1 and 2 s per step on one thread);
+    # WGAN-GP's critic without batch norm (its penalty is per sample).
+    ["benchmarks.stacked_mnist", "--steps", "3000", "--remedies", "wgan-gp", "--seeds", "0,1", "-O", "d_norm=layer",
+     "--tag=-cpu-3k-layernorm", "--threads", "2"],
+    ["benchmarks.stacked_mnist", "--steps", "3000", "--remedies", "unrolled-5", "--seeds", "0", "--tag=-cpu-3k", "--threads", "2"],
+    # The papers' DCGAN, where the plain GAN collapses and --minibatch-std meets the target (1-2 hours per run).
+    ["benchmarks.stacked_mnist", "--steps", "5000", "--remedies", "plain,pack2,minibatch-std", "--seeds", "0", "-O", "layout=deep",
+     "--train-option", "ema=0.999", "--tag=-cpu-5k-deep-ema", "--threads", "2"],
+    ["benchmarks.stacked_mnist", "--steps", "15000", "--remedies", "minibatch-std", "--seeds", "0,1,2", "-O", "layout=deep",
+     "--train-option", "ema=0.999", "--tag=-cpu-15k-deep-ema", "--threads", "2"],
 ]
 
 # Issue 6's GPU rows: the tutorial loop against ganforge (same maths in fp32,
