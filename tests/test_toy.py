@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 from ganforge.cli import main
 from ganforge.data import PointData, load_data
 from ganforge.data.toy import grid_mixture, ring_mixture
 from ganforge.errors import GanforgeError
+from ganforge.models import create_model
+from ganforge.models.cgan import Maxout
 from ganforge.metrics.mixture import mixture_mode_stats, mode_histogram
 from ganforge.pipeline import load
 from ganforge.regularizers import gradient_penalty
@@ -165,3 +168,20 @@ def test_plot_of_a_conditional_image_run_has_one_row_per_class(tmp_path: Path) -
     width, height = Image.open(tmp_path / "c.png").size
     cell = (height - 2) / rows  # tiles plus their 2-pixel padding
     assert cell == int(cell) and (width - 2) / cell == columns
+
+
+def test_toy_mlp_builds_the_unrolled_gan_networks() -> None:
+    # Metz et al.'s ring networks: G without batch norm, D of plain ReLU layers.
+    metz = create_model("toy-mlp", image_shape=(2,), z_dim=256, g_hidden=128, g_layers=2, g_norm="none", d_hidden=128, d_layers=1, d_act="relu")
+    kinds = {type(m) for m in [*metz.generator.modules(), *metz.discriminator.modules()]}
+    assert nn.BatchNorm1d not in kinds and Maxout not in kinds
+    linears = [m for m in metz.discriminator.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(2, 128), (128, 1)]
+    assert metz.generator(torch.randn(5, 256)).shape == (5, 2)
+    assert metz.discriminator(torch.randn(5, 2)).shape == (5,)
+    default = create_model("toy-mlp", image_shape=(2,), z_dim=2)
+    assert {nn.BatchNorm1d, Maxout} <= {type(m) for m in default.modules()}
+    with pytest.raises(GanforgeError, match="g_norm must be one of batch, none, not 'layer'"):
+        create_model("toy-mlp", image_shape=(2,), z_dim=2, g_norm="layer")
+    with pytest.raises(GanforgeError, match="d_act must be one of maxout, relu, not 'tanh'"):
+        create_model("toy-mlp", image_shape=(2,), z_dim=2, d_act="tanh")

@@ -6,6 +6,11 @@ The networks of PacGAN's 2-D experiments (Lin et al. 2018, after VEEGAN):
 - D: 3 maxout layers of 200 units with 5 pieces -> a logit.
 Trained with Adam(1e-4, beta1 0.8), batch 100 in the paper. The papers drew z
 from a 2-D Gaussian (`--z-dim 2`); ganforge's default --z-dim also works.
+
+`g_norm="none"` and `d_act="relu"` give the plainer networks of the Unrolled
+GAN's ring experiment (Metz et al. 2017: G 2x128 ReLU without batch norm,
+D one ReLU layer of 128): `-O g_hidden=128 -O g_layers=2 -O g_norm=none
+-O d_hidden=128 -O d_layers=1 -O d_act=relu`.
 """
 
 from __future__ import annotations
@@ -18,23 +23,34 @@ from ganforge.models.cgan import Maxout
 from ganforge.models.registry import register_point_model
 
 
+G_NORMS = ("batch", "none")
+D_ACTIVATIONS = ("maxout", "relu")
+
+
 class PointGenerator(nn.Sequential):
-    def __init__(self, z_dim: int, dim: int, hidden: int, layers: int) -> None:
+    def __init__(self, z_dim: int, dim: int, hidden: int, layers: int, norm: str = "batch") -> None:
         blocks: list[nn.Module] = []
         width = z_dim
         for _ in range(layers):
-            # No bias before batch norm: BN's shift replaces it.
-            blocks += [nn.Linear(width, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(True)]
+            if norm == "batch":
+                # No bias before batch norm: BN's shift replaces it.
+                blocks += [nn.Linear(width, hidden, bias=False), nn.BatchNorm1d(hidden)]
+            else:
+                blocks.append(nn.Linear(width, hidden))
+            blocks.append(nn.ReLU(True))
             width = hidden
         super().__init__(*blocks, nn.Linear(width, dim))
 
 
 class PointDiscriminator(nn.Sequential):
-    def __init__(self, dim: int, hidden: int, layers: int, pieces: int) -> None:
+    def __init__(self, dim: int, hidden: int, layers: int, pieces: int, activation: str = "maxout") -> None:
         blocks: list[nn.Module] = []
         width = dim
         for _ in range(layers):
-            blocks.append(Maxout(width, hidden, pieces))
+            if activation == "maxout":
+                blocks.append(Maxout(width, hidden, pieces))
+            else:
+                blocks += [nn.Linear(width, hidden), nn.ReLU(True)]
             width = hidden
         super().__init__(*blocks, nn.Linear(width, 1), nn.Flatten(0))
 
@@ -49,16 +65,23 @@ def toy_mlp(
     d_hidden: int = 200,
     d_layers: int = 3,
     pieces: int = 5,
+    g_norm: str | None = "batch",
+    d_act: str = "maxout",
 ) -> GAN:
     if len(image_shape) != 1:
         shape = "x".join(map(str, image_shape))
         raise GanforgeError(f"toy-mlp models points (data ring or grid), not {shape} images; for images use vanilla or dcgan")
     if min(g_hidden, g_layers, d_hidden, d_layers, pieces) < 1:
         raise GanforgeError("toy-mlp: g_hidden, g_layers, d_hidden, d_layers and pieces must be positive")
+    g_norm = g_norm or "none"  # `-O g_norm=none` arrives as None
+    if g_norm not in G_NORMS:
+        raise GanforgeError(f"toy-mlp: g_norm must be one of {', '.join(G_NORMS)}, not '{g_norm}'")
+    if d_act not in D_ACTIVATIONS:
+        raise GanforgeError(f"toy-mlp: d_act must be one of {', '.join(D_ACTIVATIONS)}, not '{d_act}'")
     dim = image_shape[0]
     return GAN(
-        PointGenerator(z_dim, dim, g_hidden, g_layers),
-        PointDiscriminator(dim, d_hidden, d_layers, pieces),
+        PointGenerator(z_dim, dim, g_hidden, g_layers, g_norm),
+        PointDiscriminator(dim, d_hidden, d_layers, pieces, d_act),
         z_dim=z_dim,
         image_shape=image_shape,
         training_defaults={"lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.8, "beta2": 0.999},
