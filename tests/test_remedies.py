@@ -323,6 +323,46 @@ def test_unroll_0_gives_the_plain_g_gradient_and_unroll_k_another(tmp_path: Path
     assert any(not torch.allclose(a, b) for a, b in zip(plain, unrolled))
 
 
+def test_unrolled_g_minimises_minus_ds_unrolled_loss_real_half_included(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Metz et al.: G minimises the value function at theta_K, whose real-data
+    # term depends on G through D's unrolled updates. With the minimax loss
+    # that is minus D's whole loss at theta_K.
+    trainer = make_trainer(tmp_path, unroll=2, loss="minimax")
+    real, labels = trainer.next_batch()
+    trainer.d_step(real, labels)
+    calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+    unroll = trainer.unrolled_discriminator
+
+    def recording_unroll(steps: int) -> Any:
+        discriminate = unroll(steps)
+
+        def recording(images: torch.Tensor, labels: Any) -> Any:
+            logits, classes = discriminate(images, labels)
+            calls.append((images, logits))
+            return logits, classes
+
+        return recording
+
+    monkeypatch.setattr(trainer, "unrolled_discriminator", recording_unroll)
+    objectives: list[torch.Tensor] = []
+    monkeypatch.setattr("ganforge.training.loop.optimise", lambda loss, optimizer, scaler: objectives.append(loss))
+    trainer.g_step(real, labels)
+    (_, fake_logits), (real_images, real_logits) = calls
+    assert torch.equal(real_images, real)  # the step's real batch, at D's unrolled weights
+    g_params = list(trainer.model.generator.parameters())
+
+    def gradient(objective: torch.Tensor) -> list[torch.Tensor]:
+        return list(torch.autograd.grad(objective, g_params, retain_graph=True, allow_unused=True))
+
+    applied = gradient(objectives[0])
+    minus_d_loss = gradient(-trainer.loss.d_loss(real_logits, fake_logits))
+    for a, b in zip(applied, minus_d_loss):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+    # The real half is not zero: without it G would follow another gradient.
+    fake_half = gradient(trainer.loss.g_loss(fake_logits))
+    assert any(not torch.allclose(a, b, rtol=1e-3, atol=1e-6) for a, b in zip(applied, fake_half))
+
+
 @pytest.mark.parametrize("spectral_norm", [False, True], ids=["plain", "spectral-norm"])
 def test_unrolled_g_step_leaves_d_its_buffers_and_its_optimizer_alone(spectral_norm: bool, tmp_path: Path) -> None:
     trainer = make_trainer(tmp_path, unroll=2, spectral_norm=spectral_norm)

@@ -25,7 +25,10 @@ The fourth changes G's objective instead:
 - Unrolled GAN (Metz et al. 2017, "Unrolled Generative Adversarial Networks"):
   G's loss is computed against a copy of D advanced by K differentiable Adam
   updates, so G is penalised for moves that D's next updates would punish
-  (the ones that hop from mode to mode). :func:`unrolled_discriminator`.
+  (the ones that hop from mode to mode). As in the paper, G's objective is
+  the whole value function at the unrolled weights: beside its own loss on
+  fakes, G maximises D's loss on real data there, which depends on G through
+  the updates. :func:`unrolled_discriminator`; the loop's `unrolled_real_loss`.
 """
 
 from __future__ import annotations

@@ -236,12 +236,28 @@ class Trainer:
             # --unroll K: G plays against D as it will be K updates from now (Metz et al. 2017).
             discriminate = self.unrolled_discriminator(self.config.unroll) if self.config.unroll else model.discriminate_with_classes
             logits, classes = discriminate(self.augmented(fake), labels)
-            loss = self.loss.g_loss(logits) + self.class_loss(classes, labels)
+            logged = loss = self.loss.g_loss(logits) + self.class_loss(classes, labels)
+            if self.config.unroll:
+                loss = loss - self.unrolled_real_loss(discriminate, real, labels, logits)
         optimise(loss, self.optimizers["g"], self.scalers.get("g"))
         self.model.discriminator.requires_grad_(True)
         if self.config.ema:
             self.model.update_ema(ema_decay(self.config.ema, self.step))
-        return loss.detach().float()
+        # The log shows G's own loss, comparable with and without --unroll.
+        return logged.detach().float()
+
+    def unrolled_real_loss(
+        self, discriminate: Discriminate, real: torch.Tensor, labels: torch.Tensor | None, fake_logits: torch.Tensor
+    ) -> torch.Tensor:
+        """D's loss on real data at the unrolled weights theta_K, which G
+        maximises beside its own loss. The unrolled G minimises the whole value
+        function at theta_K (Metz et al. 2017, eq. 4-6): how D's coming updates
+        would change its score on real data depends on G through theta_K, and
+        is part of what G anticipates. The fake logits are detached, so only
+        the real half reaches G's gradient; for the minimax loss G's objective
+        is then exactly minus D's unrolled loss."""
+        real_logits, _ = discriminate(self.augmented(real.detach()), labels)
+        return self.loss.d_loss(real_logits, fake_logits.detach(), self.real_target)
 
     def set_learning_rates(self, factor: float) -> None:
         """Both learning rates at `factor` times the configured ones. Derived
