@@ -323,18 +323,21 @@ def test_unroll_0_gives_the_plain_g_gradient_and_unroll_k_another(tmp_path: Path
     assert any(not torch.allclose(a, b) for a, b in zip(plain, unrolled))
 
 
-def test_unrolled_g_minimises_minus_ds_unrolled_loss_real_half_included(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("unroll_batch", ["fresh", "same"])
+def test_unrolled_g_minimises_minus_ds_unrolled_loss_real_half_included(
+    unroll_batch: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Metz et al.: G minimises the value function at theta_K, whose real-data
     # term depends on G through D's unrolled updates. With the minimax loss
     # that is minus D's whole loss at theta_K.
-    trainer = make_trainer(tmp_path, unroll=2, loss="minimax")
+    trainer = make_trainer(tmp_path, unroll=2, loss="minimax", unroll_batch=unroll_batch)
     real, labels = trainer.next_batch()
     trainer.d_step(real, labels)
     calls: list[tuple[torch.Tensor, torch.Tensor]] = []
     unroll = trainer.unrolled_discriminator
 
-    def recording_unroll(steps: int) -> Any:
-        discriminate = unroll(steps)
+    def recording_unroll(steps: int, batch: Any = None) -> Any:
+        discriminate = unroll(steps, batch)
 
         def recording(images: torch.Tensor, labels: Any) -> Any:
             logits, classes = discriminate(images, labels)
@@ -361,6 +364,13 @@ def test_unrolled_g_minimises_minus_ds_unrolled_loss_real_half_included(tmp_path
     # The real half is not zero: without it G would follow another gradient.
     fake_half = gradient(trainer.loss.g_loss(fake_logits))
     assert any(not torch.allclose(a, b, rtol=1e-3, atol=1e-6) for a, b in zip(applied, fake_half))
+    # fresh: each unrolled update read a batch of its own; same: the step's batch served them all.
+    assert trainer._d_step_in_step == (1 + 2 if unroll_batch == "fresh" else 1)
+
+
+def test_unroll_batch_is_checked() -> None:
+    with pytest.raises(GanforgeError, match="--unroll-batch must be one of fresh, same, got 'next'"):
+        TrainConfig(data="digits", unroll=2, unroll_batch="next")
 
 
 @pytest.mark.parametrize("spectral_norm", [False, True], ids=["plain", "spectral-norm"])

@@ -38,7 +38,7 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
-    from ganforge.config import COMPILE_MODES, LR_DECAYS, OPTIMIZERS, PRECISIONS
+    from ganforge.config import COMPILE_MODES, LR_DECAYS, OPTIMIZERS, PRECISIONS, UNROLL_BATCHES
     from ganforge.data import DATA_SOURCES
     from ganforge.losses import LOSSES
     from ganforge.models import MODELS
@@ -83,6 +83,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     reg.add_argument("--minibatch-std", dest="minibatch_std", action="store_true", default=S, help="append the minibatch standard deviation to D's input as one channel (Karras 2018, ProGAN)")
     reg.add_argument("--minibatch-disc", dest="minibatch_disc", type=int, metavar="B", default=S, help="minibatch discrimination: append B similarity features to D's input (Salimans 2016; default: 0, off)")
     reg.add_argument("--unroll", type=int, metavar="K", default=S, help="Unrolled GAN: G's loss against D after K differentiable Adam updates (Metz 2017; default: 0, off)")
+    reg.add_argument("--unroll-batch", dest="unroll_batch", choices=UNROLL_BATCHES, default=S, help="with --unroll: 'fresh' (default) draws a new real and fake batch for each unrolled update; 'same' uses the step's batch for all of them and for G's loss, as Metz et al.'s code")
     reg.add_argument("--diffaugment", metavar="POLICY", default=S, help="DiffAugment on real and fake images: comma list of translation, cutout, color")
     reg.add_argument("--ema", type=float, metavar="DECAY", default=S, help="keep a moving average of G's weights (e.g. 0.999) for sampling and evaluation; 0: off (default: the model's, 0.999 for dcgan at 28x28, else off)")
     game.add_argument("--seed", type=int, default=S, help="fixes data order, noise and initialisation (default: 0)")

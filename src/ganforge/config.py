@@ -60,6 +60,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 # torch.compile's modes; reduce-overhead replays CUDA graphs on a GPU.
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 LR_DECAYS = ("none", "linear")
+UNROLL_BATCHES = ("fresh", "same")
 
 
 @dataclass
@@ -103,6 +104,7 @@ class TrainConfig:
     minibatch_std: bool = False  # ProGAN's minibatch standard deviation channel
     minibatch_disc: int = 0  # minibatch discrimination with B kernels
     unroll: int = 0  # Unrolled GAN: G's loss against D after K more updates
+    unroll_batch: str = "fresh"  # fresh: each unrolled update draws its own batch; same: all use the step's
     seed: int = 0
     device: str = "auto"
     # Speed (ganforge.training.performance).
@@ -159,6 +161,8 @@ class TrainConfig:
         for name in ("minibatch_disc", "unroll"):
             if getattr(self, name) < 0:
                 raise GanforgeError(f"--{name.replace('_', '-')} must be 0 (off) or positive, got {getattr(self, name)}")
+        if self.unroll_batch not in UNROLL_BATCHES:
+            raise GanforgeError(f"--unroll-batch must be one of {', '.join(UNROLL_BATCHES)}, got '{self.unroll_batch}'")
         if self.ema is not None and not 0.0 <= self.ema < 1.0:
             raise GanforgeError(f"--ema must be a decay in [0, 1) (0: off; 0.999 is typical), got {self.ema}")
         if self.lr_decay not in LR_DECAYS:

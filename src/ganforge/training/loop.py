@@ -234,7 +234,11 @@ class Trainer:
             if fake is None:
                 fake = model.training_fake(real.detach(), labels, self.noise)
             # --unroll K: G plays against D as it will be K updates from now (Metz et al. 2017).
-            discriminate = self.unrolled_discriminator(self.config.unroll) if self.config.unroll else model.discriminate_with_classes
+            if self.config.unroll:
+                same = self.config.unroll_batch == "same"
+                discriminate = self.unrolled_discriminator(self.config.unroll, (real.detach(), labels, fake) if same else None)
+            else:
+                discriminate = model.discriminate_with_classes
             logits, classes = discriminate(self.augmented(fake), labels)
             logged = loss = self.loss.g_loss(logits) + self.class_loss(classes, labels)
             if self.config.unroll:
@@ -267,16 +271,21 @@ class Trainer:
             for group in self.optimizers[name].param_groups:
                 group["lr"] = base * factor
 
-    def unrolled_discriminator(self, steps: int) -> Discriminate:
-        """A copy of D advanced by `steps` differentiable Adam updates on fresh
-        real batches (the step's next ones) and fresh fakes, which G's
-        gradient flows through. D, its buffers and its optimizer stay as they
-        are. The updates use the adversarial loss only: the gradient penalty
-        and R1 would need third derivatives; weight clipping is kept."""
+    def unrolled_discriminator(self, steps: int, batch: tuple[torch.Tensor, torch.Tensor | None, Any] | None = None) -> Discriminate:
+        """A copy of D advanced by `steps` differentiable Adam updates, which
+        G's gradient flows through. Each update reads a fresh real batch (the
+        step's next one) and fresh fakes, or, given `batch` (real, labels,
+        fake; --unroll-batch same, as Metz et al.'s code), that batch every
+        time. D, its buffers and its optimizer stay as they are. The updates
+        use the adversarial loss only: the gradient penalty and R1 would need
+        third derivatives; weight clipping is kept."""
 
         def d_loss(discriminate: Discriminate) -> torch.Tensor:
-            real, labels = self.next_batch()
-            fake = self.model.training_fake(real, labels, self.noise)  # not detached: G learns through it
+            if batch is not None:
+                real, labels, fake = batch
+            else:
+                real, labels = self.next_batch()
+                fake = self.model.training_fake(real, labels, self.noise)  # not detached: G learns through it
             return self.adversarial_d_loss(discriminate, real, fake, labels)[0]
 
         return unrolled_discriminator(self.model, self.optimizers["d"], d_loss, steps, clip=self.config.clip or 0.0)
