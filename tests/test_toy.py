@@ -185,3 +185,25 @@ def test_toy_mlp_builds_the_unrolled_gan_networks() -> None:
         create_model("toy-mlp", image_shape=(2,), z_dim=2, g_norm="layer")
     with pytest.raises(GanforgeError, match="d_act must be one of maxout, relu, not 'tanh'"):
         create_model("toy-mlp", image_shape=(2,), z_dim=2, d_act="tanh")
+
+
+def test_toy_mlp_orthogonal_init_and_d_input_scale() -> None:
+    torch.manual_seed(0)
+    model = create_model("toy-mlp", image_shape=(2,), z_dim=256, g_hidden=128, g_layers=2, g_norm="none",
+                         d_hidden=128, d_layers=1, d_act="relu", init="orthogonal", init_gain=0.8, d_input_scale=0.5)
+    for layer in [m for m in model.modules() if isinstance(m, nn.Linear)]:
+        w = layer.weight.detach()
+        small = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+        assert torch.allclose(small, 0.64 * torch.eye(len(small)), atol=1e-5)
+        assert layer.bias is not None and not layer.bias.any()
+    # D sees the data at half its scale: the same weights without the scale, fed x / 2.
+    unscaled = create_model("toy-mlp", image_shape=(2,), z_dim=256, g_hidden=128, g_layers=2, g_norm="none",
+                            d_hidden=128, d_layers=1, d_act="relu")
+    with torch.no_grad():
+        for target, source in zip(unscaled.discriminator.parameters(), model.discriminator.parameters(), strict=True):
+            target.copy_(source)
+    x = torch.randn(7, 2)
+    assert torch.allclose(model.discriminator(x), unscaled.discriminator(x / 2), atol=1e-6)
+    assert not torch.allclose(model.discriminator(x), unscaled.discriminator(x), atol=1e-3)
+    with pytest.raises(GanforgeError, match="init must be one of default, orthogonal, not 'xavier'"):
+        create_model("toy-mlp", image_shape=(2,), z_dim=2, init="xavier")

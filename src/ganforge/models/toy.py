@@ -10,11 +10,15 @@ from a 2-D Gaussian (`--z-dim 2`); ganforge's default --z-dim also works.
 `g_norm="none"` and `d_act="relu"` give the plainer networks of the Unrolled
 GAN's ring experiment (Metz et al. 2017: G 2x128 ReLU without batch norm,
 D one ReLU layer of 128): `-O g_hidden=128 -O g_layers=2 -O g_norm=none
--O d_hidden=128 -O d_layers=1 -O d_act=relu`.
+-O d_hidden=128 -O d_layers=1 -O d_act=relu`; their code also initialised
+every layer orthogonally with gain 0.8 and scaled D's input down
+(`-O init=orthogonal -O d_input_scale=0.5`: their ring had radius 2 and D saw
+it at a quarter, so radius 0.5; this ring has radius 1).
 """
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ganforge.errors import GanforgeError
@@ -25,6 +29,29 @@ from ganforge.models.registry import register_point_model
 
 G_NORMS = ("batch", "none")
 D_ACTIVATIONS = ("maxout", "relu")
+INITS = ("default", "orthogonal")
+
+
+class Scale(nn.Module):
+    """Multiplies its input by a constant (D's view of the data's scale)."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
+def orthogonal_init(module: nn.Module, gain: float) -> None:
+    """Orthogonal weights of the given gain and zero biases for every linear
+    layer (Metz et al.'s 2-D networks): the initial D loss surface and G's
+    initial spread, which they found to decide whether G separates."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.orthogonal_(layer.weight, gain)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
 
 
 class PointGenerator(nn.Sequential):
@@ -43,8 +70,8 @@ class PointGenerator(nn.Sequential):
 
 
 class PointDiscriminator(nn.Sequential):
-    def __init__(self, dim: int, hidden: int, layers: int, pieces: int, activation: str = "maxout") -> None:
-        blocks: list[nn.Module] = []
+    def __init__(self, dim: int, hidden: int, layers: int, pieces: int, activation: str = "maxout", input_scale: float = 1.0) -> None:
+        blocks: list[nn.Module] = [Scale(input_scale)] if input_scale != 1.0 else []
         width = dim
         for _ in range(layers):
             if activation == "maxout":
@@ -67,6 +94,9 @@ def toy_mlp(
     pieces: int = 5,
     g_norm: str | None = "batch",
     d_act: str = "maxout",
+    init: str = "default",
+    init_gain: float = 0.8,
+    d_input_scale: float = 1.0,
 ) -> GAN:
     if len(image_shape) != 1:
         shape = "x".join(map(str, image_shape))
@@ -78,10 +108,19 @@ def toy_mlp(
         raise GanforgeError(f"toy-mlp: g_norm must be one of {', '.join(G_NORMS)}, not '{g_norm}'")
     if d_act not in D_ACTIVATIONS:
         raise GanforgeError(f"toy-mlp: d_act must be one of {', '.join(D_ACTIVATIONS)}, not '{d_act}'")
+    if init not in INITS:
+        raise GanforgeError(f"toy-mlp: init must be one of {', '.join(INITS)}, not '{init}'")
+    if init_gain <= 0 or d_input_scale <= 0:
+        raise GanforgeError(f"toy-mlp: init_gain and d_input_scale must be positive, got {init_gain} and {d_input_scale}")
     dim = image_shape[0]
+    generator = PointGenerator(z_dim, dim, g_hidden, g_layers, g_norm)
+    discriminator = PointDiscriminator(dim, d_hidden, d_layers, pieces, d_act, d_input_scale)
+    if init == "orthogonal":
+        orthogonal_init(generator, init_gain)
+        orthogonal_init(discriminator, init_gain)
     return GAN(
-        PointGenerator(z_dim, dim, g_hidden, g_layers, g_norm),
-        PointDiscriminator(dim, d_hidden, d_layers, pieces, d_act),
+        generator,
+        discriminator,
         z_dim=z_dim,
         image_shape=image_shape,
         training_defaults={"lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.8, "beta2": 0.999},
