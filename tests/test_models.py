@@ -151,3 +151,11 @@ def test_model_options_change_the_network() -> None:
     count = lambda m: sum(p.numel() for p in m.parameters())
     assert count(small) < count(big)
     assert small.config["options"] == {"ngf": 8, "ndf": 8}
+
+
+def test_option_given_as_none_means_the_choice_none() -> None:
+    # `-O d_norm=none` parses to None; for a choice option that is the word 'none'.
+    dcgan = create_model("dcgan", image_shape=(1, 28, 28), z_dim=8, d_norm=None)
+    assert not any(isinstance(m, (torch.nn.BatchNorm2d, torch.nn.LayerNorm, torch.nn.GroupNorm)) for m in dcgan.discriminator.modules())
+    toy = create_model("toy-mlp", image_shape=(2,), z_dim=2, g_norm=None)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in toy.generator.modules())

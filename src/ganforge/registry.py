@@ -23,6 +23,15 @@ class Entry(Generic[F]):
         params = inspect.signature(self.fn).parameters.values()
         return [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
+    def with_word_none(self, options: dict[str, Any]) -> dict[str, Any]:
+        """`-O KEY=none` parses to None; for an option whose default is a
+        string (a choice such as d_norm), it means the choice 'none'."""
+        params = inspect.signature(self.fn).parameters
+        return {
+            key: "none" if value is None and key in params and isinstance(params[key].default, str) else value
+            for key, value in options.items()
+        }
+
 
 class Registry(Generic[F]):
     """Maps names to factories; `kind` names what is registered in error messages."""

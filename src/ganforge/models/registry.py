@@ -80,7 +80,7 @@ def create_model(
     """
     entry = MODELS.get(name)
     check_options("model", name, options, model_options(name))
-    kwargs: dict[str, Any] = {"image_shape": tuple(image_shape), "z_dim": z_dim, **options}
+    kwargs: dict[str, Any] = {"image_shape": tuple(image_shape), "z_dim": z_dim, **entry.with_word_none(options)}
     if is_conditional(name):
         if num_classes < 2:
             raise GanforgeError(

@@ -92,7 +92,7 @@ def toy_mlp(
     d_hidden: int = 200,
     d_layers: int = 3,
     pieces: int = 5,
-    g_norm: str | None = "batch",
+    g_norm: str = "batch",
     d_act: str = "maxout",
     init: str = "default",
     init_gain: float = 0.8,
@@ -103,7 +103,6 @@ def toy_mlp(
         raise GanforgeError(f"toy-mlp models points (data ring or grid), not {shape} images; for images use vanilla or dcgan")
     if min(g_hidden, g_layers, d_hidden, d_layers, pieces) < 1:
         raise GanforgeError("toy-mlp: g_hidden, g_layers, d_hidden, d_layers and pieces must be positive")
-    g_norm = g_norm or "none"  # `-O g_norm=none` arrives as None
     if g_norm not in G_NORMS:
         raise GanforgeError(f"toy-mlp: g_norm must be one of {', '.join(G_NORMS)}, not '{g_norm}'")
     if d_act not in D_ACTIVATIONS:
