@@ -46,15 +46,17 @@ REMEDIES: dict[str, dict[str, Any]] = {
 
 
 def run_one(
-    data: str, remedy: str, seed: int, steps: int, model_options: dict[str, Any], train_options: dict[str, Any], tag: str = ""
+    data: str, remedy: str, seed: int, steps: int, model_options: dict[str, Any], train_options: dict[str, Any], tag: str = "",
+    resume: bool = False, runs_dir: str = "runs",
 ) -> dict[str, Any]:
     settings: dict[str, Any] = {"z_dim": 2, "batch_size": 100, **train_options, **REMEDIES[remedy]}
     config = TrainConfig(
         data=data, model="toy-mlp", steps=steps, seed=seed, model_options=model_options,
-        run=f"collapse-{data}-{remedy}-seed{seed}{tag}", tensorboard=False, progress=False, device="cpu", **settings,
+        run=f"collapse-{data}-{remedy}-seed{seed}{tag}", runs_dir=runs_dir, tensorboard=False, progress=False, device="cpu", **settings,
     )
-    # A fresh run folder with a checkpoint, so `ganforge plot` / `ganforge eval` can look at it again.
-    trainer, elapsed, _ = train_for(config, math.inf, steps)
+    # A run folder with a checkpoint, so `ganforge plot` / `ganforge eval` can look at it again;
+    # fresh unless `resume`, which continues a saved run of this name to `steps`.
+    trainer, elapsed, start_step = train_for(config, math.inf, steps, resume=resume)
     result = MixtureEvaluator(trainer.data).evaluate_model(trainer.model, SAMPLES, seed=seed)
     return {
         "benchmark": "mode_collapse",
@@ -67,13 +69,15 @@ def run_one(
         "seed": seed,
         "steps": steps,
         "seconds": elapsed,
+        "resumed_from_step": start_step,
         "samples": SAMPLES,
         **result.metrics,
         "precise_bn": precise_bn_metrics(trainer.model, trainer.data, seed),
         "command": f"python -m benchmarks.mode_collapse --data {data} --remedies {remedy} --seeds {seed} --steps {steps}"
         + "".join(f" -O {k}={v}" for k, v in model_options.items())
         + "".join(f" --train-option {k}={v}" for k, v in train_options.items())
-        + (f" --tag={tag}" if tag else ""),
+        + (f" --tag={tag}" if tag else "")
+        + (" --resume" if resume else ""),
     }
 
 
@@ -130,6 +134,7 @@ def main() -> None:
     parser.add_argument("--train-option", dest="train_options", action="append", metavar="KEY=VALUE", help="TrainConfig field, e.g. lr_g=1e-3 (repeatable)")
     parser.add_argument("--tag", default="", help="suffix of the run and result names (use it with -O / --train-option)")
     parser.add_argument("--report", action="store_true", help="only print the table of the saved results")
+    parser.add_argument("--resume", action="store_true", help="continue each saved run of the same name and settings from its newest checkpoint to --steps (seconds then count the new steps only)")
     parser.add_argument("--rescore", metavar="RUN", help="only score a saved run (seed: the first of --seeds), as trained and after precise batch norm")
     args = parser.parse_args()
     if args.rescore:
@@ -143,7 +148,7 @@ def main() -> None:
     for data in args.data.split(","):
         for remedy in args.remedies.split(","):
             for seed in (int(s) for s in args.seeds.split(",")):
-                row = run_one(data, remedy, seed, args.steps, parse_options(args.model_options), parse_options(args.train_options), args.tag)
+                row = run_one(data, remedy, seed, args.steps, parse_options(args.model_options), parse_options(args.train_options), args.tag, args.resume)
                 write_result(f"mode_collapse_{data}_{remedy}_seed{seed}_{args.steps}steps{args.tag}", row)
                 rows.append(row)
     summarise(rows)

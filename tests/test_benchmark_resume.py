@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import shutil
+from pathlib import Path
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -58,5 +60,30 @@ def test_checkpoint_every_lets_an_interrupted_budget_resume(make_config: MakeCon
     resumed = train_for(make_config(run="cut", keep_checkpoints=5), math.inf, 6, resume=True)
     assert resumed.start_step == 4
     expected, got = _state(fresh.trainer.model), _state(resumed.trainer.model)
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=0, atol=1e-6, msg=key)
+
+
+def test_the_mode_collapse_benchmark_continues_a_shorter_run(tmp_path: Path) -> None:
+    """`python -m benchmarks.mode_collapse --resume --steps N` builds on the
+    saved run of the same name: 3 + 3 steps score as 6 fresh ones."""
+    from benchmarks.mode_collapse import run_one
+
+    options = {"g_hidden": 16, "g_layers": 2, "d_hidden": 16, "d_layers": 2}
+    train = {"batch_size": 32}
+
+    def scored(steps: int, tag: str, resume: bool = False) -> dict[str, Any]:
+        return run_one("ring", "plain", 0, steps, options, train, tag, resume=resume, runs_dir=str(tmp_path))
+
+    fresh = scored(6, "-fresh")
+    assert scored(3, "-split")["resumed_from_step"] == 0
+    resumed = scored(6, "-split", resume=True)
+    assert resumed["resumed_from_step"] == 3 and resumed["command"].endswith("--tag=-split --resume")
+    for key in ("modes", "high_quality", "modes_kl"):
+        assert resumed[key] == pytest.approx(fresh[key], abs=1e-6), key
+    import ganforge
+
+    expected = _state(ganforge.load(str(tmp_path / "collapse-ring-plain-seed0-fresh"), device="cpu").model)
+    got = _state(ganforge.load(str(tmp_path / "collapse-ring-plain-seed0-split"), device="cpu").model)
     for key in expected:
         torch.testing.assert_close(got[key], expected[key], rtol=0, atol=1e-6, msg=key)
