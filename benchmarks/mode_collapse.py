@@ -9,7 +9,9 @@ generator steps, then scores 2,500 samples (as PacGAN and VEEGAN did) on the
 mixture's modes: modes covered, share of high-quality samples (within 3
 standard deviations of a mode) and the reverse KL of the mode histogram to
 uniform. Results: benchmarks/results/mode_collapse_<data>_<remedy>_seed<k>_<steps>steps.json,
-and a table of the mean (min..max) over seeds.
+and a table of the mean (min..max) over seeds. `--resume` continues a saved
+run of the same name (a copy of a shorter run's folder under the new tag)
+to `--steps` instead of training afresh.
 """
 
 from __future__ import annotations
