@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import shutil
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
+import ganforge
 from benchmarks.families import train_for
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
@@ -81,8 +82,6 @@ def test_the_mode_collapse_benchmark_continues_a_shorter_run(tmp_path: Path) -> 
     assert resumed["resumed_from_step"] == 3 and resumed["command"].endswith("--tag=-split --resume")
     for key in ("modes", "high_quality", "modes_kl"):
         assert resumed[key] == pytest.approx(fresh[key], abs=1e-6), key
-    import ganforge
-
     expected = _state(ganforge.load(str(tmp_path / "collapse-ring-plain-seed0-fresh"), device="cpu").model)
     got = _state(ganforge.load(str(tmp_path / "collapse-ring-plain-seed0-split"), device="cpu").model)
     for key in expected:
