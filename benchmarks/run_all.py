@@ -58,6 +58,11 @@ COMMANDS = [
      "--train-option", "ema=0.999", "--tag=-cpu-5k-deep-ema", "--threads", "2"],
     ["benchmarks.stacked_mnist", "--steps", "15000", "--remedies", "minibatch-std", "--seeds", "0,1,2", "-O", "layout=deep",
      "--train-option", "ema=0.999", "--tag=-cpu-15k-deep-ema", "--threads", "2"],
+    # WGAN-GP on the papers' DCGAN against the other two at equal G steps (WGAN-GP about 3 s per step on one thread).
+    ["benchmarks.stacked_mnist", "--steps", "2500", "--remedies", "plain,minibatch-std", "--seeds", "0", "-O", "layout=deep",
+     "--train-option", "ema=0.999", "--tag=-cpu-deep-ema-2500", "--threads", "2"],
+    ["benchmarks.stacked_mnist", "--steps", "2500", "--remedies", "wgan-gp", "--seeds", "0", "-O", "layout=deep", "-O", "d_norm=layer",
+     "--train-option", "ema=0.999", "--tag=-cpu-deep-ema-layernorm", "--threads", "2"],
 ]
 
 # Issue 6's GPU rows: the tutorial loop against ganforge (same maths in fp32,
