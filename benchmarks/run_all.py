@@ -53,6 +53,8 @@ COMMANDS = [
     ["benchmarks.stacked_mnist", "--steps", "3000", "--remedies", "wgan-gp", "--seeds", "0,1,2", "-O", "d_norm=layer",
      "--tag=-cpu-3k-layernorm", "--threads", "2"],
     ["benchmarks.stacked_mnist", "--steps", "3000", "--remedies", "unrolled-5", "--seeds", "0,1,2", "--tag=-cpu-3k", "--threads", "2"],
+    ["benchmarks.stacked_mnist", "--steps", "3000", "--remedies", "plain,unrolled-5", "--seeds", "0,1", "--train-option", "lr_g=4e-4",
+     "--train-option", "lr_d=4e-4", "--tag=-cpu-3k-lr4e-4", "--threads", "2"],
     # The papers' DCGAN, where the plain GAN collapses and --minibatch-std meets the target (1-2 hours per run).
     ["benchmarks.stacked_mnist", "--steps", "5000", "--remedies", "plain,pack2,minibatch-std", "--seeds", "0", "-O", "layout=deep",
      "--train-option", "ema=0.999", "--tag=-cpu-5k-deep-ema", "--threads", "2"],
