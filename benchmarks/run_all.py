@@ -49,7 +49,8 @@ COMMANDS = [
      "--train-option", "lr_d=1e-3", "--train-option", "lr_decay=linear", "--tag=-small-decay", "--threads", "1"],
     ["benchmarks.stacked_mnist", "--steps", "3000", "--seeds", "0,1,2", "--real-floor", "--tag=-cpu-3k", "--threads", "2"],
     # The two remedies that cost several D passes per G step (WGAN-GP about 1 s per step on one thread, 50 minutes
-    # a seed; the unrolled GAN 0.9 s on two threads, 2 s with three runs on 2 cores); WGAN-GP's critic without batch norm (its penalty is per sample).
+    # a seed; the unrolled GAN 0.9 s on two threads, 45 minutes); WGAN-GP's critic without batch norm (its penalty
+    # is per sample). The unrolled GAN again at Adam 4e-4, beside the plain GAN at that rate.
     ["benchmarks.stacked_mnist", "--steps", "3000", "--remedies", "wgan-gp", "--seeds", "0,1,2", "-O", "d_norm=layer",
      "--tag=-cpu-3k-layernorm", "--threads", "2"],
     ["benchmarks.stacked_mnist", "--steps", "3000", "--remedies", "unrolled-5", "--seeds", "0,1,2", "--tag=-cpu-3k", "--threads", "2"],
