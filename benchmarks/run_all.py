@@ -66,6 +66,10 @@ COMMANDS = [
      "--train-option", "ema=0.999", "--tag=-cpu-deep-ema-2500", "--threads", "2"],
     ["benchmarks.stacked_mnist", "--steps", "2500", "--remedies", "wgan-gp", "--seeds", "0", "-O", "layout=deep", "-O", "d_norm=layer",
      "--train-option", "ema=0.999", "--tag=-cpu-deep-ema-layernorm", "--threads", "2"],
+    # Synthetic training data: a classifier on imbalanced MNIST, balanced by a cGAN trained plainly and with
+    # --class-balanced batches, against oversampling (about 25 minutes each).
+    ["benchmarks.balance", "--threads", "2"],
+    ["benchmarks.balance", "--class-balanced", "--arms", "gan-balanced,full-pool", "--tag=-class-balanced", "--threads", "2"],
 ]
 
 # Issue 6's GPU rows: the tutorial loop against ganforge (same maths in fp32,

@@ -15,7 +15,7 @@ import pytest
 
 from ganforge.cli import main
 
-SUBCOMMANDS = ["train", "sample", "interpolate", "eval", "train-classifier", "models", "data", "metrics"]
+SUBCOMMANDS = ["train", "sample", "balance", "diagnose", "plot", "interpolate", "eval", "train-classifier", "models", "data", "metrics"]
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,4 @@
-"""The `ganforge` command: train, sample, interpolate, eval, train-classifier, models, data, metrics.
+"""The `ganforge` command: train, sample, balance, diagnose, plot, interpolate, eval, train-classifier, models, data, metrics.
 
 Errors the user can fix print one line (`ganforge: error: ...`) and exit with
 status 2; no traceback.
@@ -55,6 +55,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     data.add_argument("--channels", type=int, choices=(1, 3), default=S, help="convert images to grey (1) or RGB (3)")
     data.add_argument("--labels", dest="class_labels", action="store_true", default=S, help="folder source: class labels from sub-folder names")
     data.add_argument("--download", action="store_true", default=S, help="download the official files (needs internet)")
+    data.add_argument("--class-balanced", dest="class_balanced", action="store_true", default=S, help="draw real batches evenly over the classes (small classes' images repeated up to the largest's count), for imbalanced labelled data")
 
     model = p.add_argument_group("model")
     model.add_argument("--model", choices=MODELS.names(), default=S, help="GAN architecture (default: dcgan)")
@@ -240,6 +241,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_balance(args: argparse.Namespace) -> int:
+    out, plan = _load(args).balance(args.out, per_class=args.per_class, seed=args.seed, synthetic_only=args.synthetic_only)
+    print(plan.table())
+    kind = "generated images" if args.synthetic_only else "images (real and generated)"
+    print(f"wrote {sum(plan.synthetic) + (0 if args.synthetic_only else sum(plan.real))} {kind} to {out}")
+    return 0
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from ganforge.diagnose import DIAGNOSIS_FILE, diagnose_run
 
@@ -312,7 +321,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     from ganforge.device import resolve_device
     from ganforge.metrics.classifier import ClassifierSettings, classifier_dir, classifier_for, load_classifier_from
 
-    data = load_data(args.data, root=args.data_root, split=args.split)
+    data = load_data(args.data, root=args.data_root, split=args.split, labels=args.labels)
     path = classifier_dir(data)
     if path.is_dir() and not args.force:
         _, record = load_classifier_from(path)
@@ -377,6 +386,21 @@ def build_parser() -> Parser:
     p.set_defaults(handler=cmd_sample)
 
     p = sub.add_parser(
+        "balance",
+        help="top up a labelled data set's small classes with a conditional GAN's samples",
+        description="Write the run's training data with every class topped up by generated images of that class, "
+        "to the count of the largest class (or --per-class N): a folder with one sub-folder per class "
+        "(real-*.png, synthetic-*.png and balance.json; read it back with --data folder --labels) or an .npz "
+        "(images, labels, synthetic). Needs a conditional model (cgan, cgan-pd, acgan).",
+        formatter_class=_formatter,
+    )
+    _add_run_argument(p)
+    p.add_argument("--out", required=True, help="a new folder, or OUT.npz")
+    p.add_argument("--per-class", dest="per_class", type=int, metavar="N", default=None, help="images per class at least (default: the largest class's count); larger classes keep all their images")
+    p.add_argument("--synthetic-only", dest="synthetic_only", action="store_true", help="write only the generated images")
+    p.set_defaults(handler=cmd_balance)
+
+    p = sub.add_parser(
         "diagnose",
         help="check a run for mode collapse and an unbalanced game",
         description="Measure mode coverage, sample diversity (pairwise distances against real data), D's accuracy on real "
@@ -438,6 +462,7 @@ def build_parser() -> Parser:
     p.add_argument("--data", choices=DATA_SOURCES.names(), required=True, help="labelled data source")
     p.add_argument("--data-root", dest="data_root", metavar="DIR", help="folder holding the data files")
     p.add_argument("--split", metavar="NAME", help="which split(s) to read (default: all present)")
+    p.add_argument("--labels", action="store_true", help="folder source: class labels from sub-folder names")
     p.add_argument("--epochs", type=int, default=6, help="passes over the data (small sets get more, for at least 600 updates)")
     p.add_argument("--batch-size", dest="batch_size", type=int, default=128, help="batch size")
     p.add_argument("--seed", type=int, default=0, help="fixes the held-out split, the data order and the initialisation")

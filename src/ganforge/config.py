@@ -76,6 +76,7 @@ class TrainConfig:
     channels: int | None = None
     class_labels: bool = False  # folder source: labels from sub-folder names
     download: bool = False
+    class_balanced: bool = False  # draw real batches evenly over the classes
     # The model.
     model: str = "dcgan"
     model_options: dict[str, Any] = field(default_factory=dict)

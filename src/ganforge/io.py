@@ -48,15 +48,19 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 @contextmanager
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary directory; on success rename it to `path` (which must not exist)."""
+    """Yield a temporary directory; on success rename it to `path` (which must not exist).
+    Files in sub-folders are flushed to disk too, before the rename."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
-        for child in tmp.iterdir():
-            with open(child, "rb+") as f:
-                os.fsync(f.fileno())
+        for child in sorted(tmp.rglob("*")):
+            if child.is_file():
+                with open(child, "rb+") as f:
+                    os.fsync(f.fileno())
+            elif child.is_dir():
+                _fsync_dir(child)
         os.rename(tmp, target)
         _fsync_dir(target.parent)
     except BaseException:

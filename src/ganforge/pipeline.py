@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ from ganforge.report.images import image_grid, save_gif, save_grid, write_sample
 from ganforge.report.scatter import save_scatter
 from ganforge.training.checkpoint import checkpoint_dir, checkpoint_step, latest_checkpoint, list_checkpoints, load_weights
 from ganforge.training.rundir import best_root, checkpoints_root, find_run, read_run_config
+
+if TYPE_CHECKING:
+    from ganforge.balance import BalancePlan
 
 SAMPLE_BATCH = 256  # bounds memory when sampling large counts
 
@@ -166,6 +169,16 @@ class GANPipeline:
             return save_grid(out, self.class_grid(per_class, seed), nrow=per_class)
         labels = self.class_labels(n, seed, class_index)
         return write_sample_batches(out, n, self.sample_batches(self.noise(n, seed), labels, batch_size))
+
+    def balance(
+        self, out: str | Path, *, per_class: int | None = None, seed: int = 0, synthetic_only: bool = False
+    ) -> tuple[Path, BalancePlan]:
+        """Write the run's labelled training data with every class topped up by
+        generated images to the largest class's count (or `per_class`): a folder
+        of class sub-folders, or an .npz. See ganforge.balance."""
+        from ganforge.balance import balance
+
+        return balance(self, out, per_class=per_class, seed=seed, synthetic_only=synthetic_only)
 
     def sample_batches(
         self, z: torch.Tensor, labels: torch.Tensor | None, batch_size: int = SAMPLE_BATCH

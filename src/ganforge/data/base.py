@@ -24,6 +24,11 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return images.detach().add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
+def labels_hint(data_name: str) -> str:
+    """How to give a data source class labels, for messages about missing ones."""
+    return " (add --labels to read classes from sub-folder names)" if data_name == "folder" else ""
+
+
 @dataclass
 class ImageData:
     """Images (uint8, N x C x H x W) with optional integer labels."""

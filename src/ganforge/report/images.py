@@ -84,9 +84,14 @@ def write_sample_batches(out: str | Path, n: int, batches: SampleBatches) -> Pat
         for offset, image in enumerate(to_hwc_uint8(images)):
             label = f"_class{int(labels[offset])}" if labels is not None else ""
             with atomic_path(out / f"{index:0{width}d}{label}.png") as tmp:
-                Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(tmp, format="PNG")
+                save_png(tmp, image)
             index += 1
     return out
+
+
+def save_png(path: str | Path, image: np.ndarray) -> None:
+    """One uint8 H x W x C image (C = 1 or 3) as a PNG file (grey for one channel)."""
+    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(path, format="PNG")
 
 
 def _write_npz(out: Path, n: int, batches: SampleBatches) -> Path:

@@ -11,6 +11,7 @@ import torch
 import ganforge
 from ganforge.config import TrainConfig
 from ganforge.data import ImageData, PointData, load_data
+from ganforge.data.base import labels_hint
 from ganforge.device import resolve_device
 from ganforge.io import write_json
 from ganforge.errors import GanforgeError
@@ -63,8 +64,7 @@ def build_model(config: TrainConfig, data: ImageData | PointData) -> GAN:
     num_classes = 0
     if is_conditional(config.model):
         if data.labels is None:
-            hint = " (add --labels to read classes from sub-folder names)" if data.name == "folder" else ""
-            raise GanforgeError(f"model '{config.model}' is conditional and needs class labels, but data '{data.name}' has none{hint}")
+            raise GanforgeError(f"model '{config.model}' is conditional and needs class labels, but data '{data.name}' has none{labels_hint(data.name)}")
         num_classes = data.num_classes
     return create_model(
         config.model,

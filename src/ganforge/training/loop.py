@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ganforge.augment import DiffAugment
 from ganforge.config import TrainConfig
-from ganforge.data.base import ImageData
+from ganforge.data.base import ImageData, labels_hint
 from ganforge.data.points import PointData, is_point_data
 from ganforge.errors import GanforgeError
 from ganforge.losses import create_loss
@@ -154,7 +154,10 @@ class Trainer:
             "g": make_optimizer(config, model.generator.parameters(), config.lr_g),
             "d": make_optimizer(config, model.discriminator.parameters(), config.lr_d),
         }
-        self.batches = BatchOrder(len(data), config.batch_size, config.seed, device)
+        balanced_by = getattr(data, "labels", None) if config.class_balanced else None
+        if config.class_balanced and balanced_by is None:
+            raise GanforgeError(f"--class-balanced needs class labels, and data '{data.name}' has none{labels_hint(data.name)}")
+        self.batches = BatchOrder(len(data), config.batch_size, config.seed, device, class_labels=balanced_by)
         self.noise = torch.Generator(device).manual_seed(config.seed + NOISE_SEED_OFFSET)
         # DiffAugment's and the gradient penalty's random draws.
         self.regularizer_rng = torch.Generator(device).manual_seed(config.seed + REGULARIZER_SEED_OFFSET)
