@@ -49,6 +49,7 @@ from ganforge.data.base import to_float, to_uint8
 from ganforge.metrics.classifier import ClassifierNet, ClassifierSettings, train_classifier
 from ganforge.report.images import save_png
 from ganforge.training import train
+from ganforge.training.batches import class_members, repeated
 
 ARMS = ("imbalanced", "oversampled", "gan-balanced", "full-pool")
 TRAIN_POOL = 5000  # first half of MNIST t10k: training pool; second half: test set
@@ -69,15 +70,10 @@ def imbalanced_indices(labels: torch.Tensor, minority: list[int], keep: int) -> 
 
 
 def oversampled_indices(labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Each class's images repeated (then shuffled at random) up to the largest class's count."""
-    counts = torch.bincount(labels)
-    parts = []
-    for k, count in enumerate(counts.tolist()):
-        members = (labels == k).nonzero().flatten()
-        repeats = -(-int(counts.max()) // count)
-        tiled = members.repeat(repeats)
-        parts.append(tiled[torch.randperm(len(tiled), generator=generator)[: int(counts.max())]])
-    return torch.cat(parts)
+    """Each class's images repeated up to the largest class's count, as --class-balanced draws them."""
+    members = class_members(labels)
+    largest = max(len(m) for m in members)
+    return torch.cat([repeated(m, largest, generator) for m in members])
 
 
 def subset(data: ImageData, indices: torch.Tensor, name: str) -> ImageData:

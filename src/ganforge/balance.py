@@ -23,7 +23,7 @@ import torch
 from ganforge.data.base import ImageData
 from ganforge.errors import GanforgeError
 from ganforge.io import atomic_dir, atomic_path, write_json
-from ganforge.report.images import save_png, to_hwc_uint8
+from ganforge.report.images import hwc_array, save_png, to_hwc_uint8
 
 if TYPE_CHECKING:
     from ganforge.pipeline import GANPipeline
@@ -153,18 +153,20 @@ def _write_folder(out: Path, plan: BalancePlan, real: ImageData | None, batches:
             folder.mkdir()
         if real is not None:
             assert real.labels is not None
-            written = [0] * len(folders)
-            for image, label in zip(_hwc(real.images), real.labels.tolist(), strict=True):
-                save_png(folders[label] / f"real-{written[label]:06d}.png", image)
-                written[label] += 1
-        written = [0] * len(folders)
-        for images, labels in batches:
-            for image, label in zip(to_hwc_uint8(images), labels.tolist(), strict=True):
-                save_png(folders[label] / f"synthetic-{written[label]:06d}.png", image)
-                written[label] += 1
+            _write_pngs(folders, "real", [(hwc_array(real.images), real.labels)])
+        _write_pngs(folders, "synthetic", ((to_hwc_uint8(images), labels) for images, labels in batches))
         record = plan.record()
         record["includes_real"] = real is not None
         write_json(tmp / MANIFEST_FILE, record)
+
+
+def _write_pngs(folders: list[Path], prefix: str, batches: Any) -> None:
+    """PREFIX-NNNNNN.png in each image's class folder, numbered per class."""
+    written = [0] * len(folders)
+    for images, labels in batches:
+        for image, label in zip(images, labels.tolist(), strict=True):
+            save_png(folders[label] / f"{prefix}-{written[label]:06d}.png", image)
+            written[label] += 1
 
 
 def _write_npz(out: Path, plan: BalancePlan, real: ImageData | None, batches: Any) -> None:
@@ -172,7 +174,7 @@ def _write_npz(out: Path, plan: BalancePlan, real: ImageData | None, batches: An
     parts_labels: list[np.ndarray] = []
     if real is not None:
         assert real.labels is not None
-        parts_images.append(_hwc(real.images))
+        parts_images.append(hwc_array(real.images))
         parts_labels.append(real.labels.numpy())
     for images, labels in batches:  # uint8 only: one float batch at a time
         parts_images.append(to_hwc_uint8(images))
@@ -189,8 +191,3 @@ def _write_npz(out: Path, plan: BalancePlan, real: ImageData | None, batches: An
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
-
-
-def _hwc(images: torch.Tensor) -> np.ndarray:
-    """uint8 N x C x H x W tensor (the data set's own) -> N x H x W x C numpy array."""
-    return images.cpu().permute(0, 2, 3, 1).contiguous().numpy()

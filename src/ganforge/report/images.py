@@ -49,7 +49,12 @@ def save_gif(path: str | Path, frames: list[Image.Image], frame_ms: int = 80) ->
 
 def to_hwc_uint8(images: torch.Tensor) -> np.ndarray:
     """float [-1, 1] N x C x H x W -> uint8 N x H x W x C numpy array."""
-    return to_uint8(images.cpu()).permute(0, 2, 3, 1).contiguous().numpy()
+    return hwc_array(to_uint8(images.cpu()))
+
+
+def hwc_array(images: torch.Tensor) -> np.ndarray:
+    """N x C x H x W tensor -> N x H x W x C numpy array (the layout image files use)."""
+    return images.cpu().permute(0, 2, 3, 1).contiguous().numpy()
 
 
 SampleBatches = Iterable[tuple[torch.Tensor, "torch.Tensor | None"]]
