@@ -49,7 +49,7 @@ from ganforge.data.base import to_float, to_uint8
 from ganforge.metrics.classifier import ClassifierNet, ClassifierSettings, train_classifier
 from ganforge.report.images import save_png
 from ganforge.training import train
-from ganforge.training.batches import class_members, repeated
+from ganforge.data.order import class_members, repeated
 
 ARMS = ("imbalanced", "oversampled", "gan-balanced", "full-pool")
 TRAIN_POOL = 5000  # first half of MNIST t10k: training pool; second half: test set

@@ -27,9 +27,9 @@ from benchmarks.common import SHARED_DATA, write_result
 from ganforge.data import load_data
 from ganforge.data.base import ImageData
 from ganforge.metrics.classifier import ClassifierExtractor, classifier_for
-from ganforge.metrics.evaluate import generate_uint8
+from ganforge.pipelines.evaluation import generate_uint8
 from ganforge.metrics.features import extract_features
-from ganforge.pipeline import GANPipeline
+from ganforge.pipelines import GANPipeline
 
 DIGITS = 10
 

@@ -20,7 +20,8 @@ import torch
 from benchmarks.common import SHARED_DATA, write_result
 from ganforge.data import load_data
 from ganforge.data.base import ImageData
-from ganforge.metrics import METRICS, Evaluator, evaluate_run
+from ganforge.metrics import METRICS, Evaluator
+from ganforge.pipelines.evaluation import evaluate_run
 from ganforge.metrics.evaluate import compute_metrics
 from ganforge.metrics.features import extract_features
 from ganforge.metrics.inception import FIDInception

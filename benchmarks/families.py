@@ -32,11 +32,12 @@ from ganforge.data.base import to_uint8
 from ganforge.errors import GanforgeError
 from ganforge.io import write_json
 from ganforge.metrics import Evaluator
+from ganforge.pipelines.evaluation import evaluate_generator
 from ganforge.metrics.features import extract_features
 from ganforge.models import GAN, image_models
 from ganforge.training import run_record
 from ganforge.training.loop import Trainer
-from ganforge.training.rundir import CONFIG_FILE, config_differences, read_run_config
+from ganforge.runs.folder import CONFIG_FILE, config_differences, read_run_config
 
 DATA_ROOTS = {"mnist": SHARED_DATA / "mnist", "cifar10": SHARED_DATA / "cifar10"}
 DATA_SPLITS = {"cifar10": "test"}
@@ -143,7 +144,7 @@ def main() -> None:
         )
         trainer, elapsed, _ = train_for(config, args.seconds)
         evaluator = Evaluator.create(["fid", "is", "modes"], trainer.data, trainer.device, extractor="classifier")
-        result = evaluator.evaluate_model(trainer.model, args.n, seed=0)
+        result = evaluate_generator(evaluator, trainer.model, args.n, seed=0)
         record: dict[str, Any] = {
             "benchmark": "families",
             "model": name,

@@ -31,6 +31,7 @@ import ganforge
 from ganforge.config import TrainConfig, parse_options
 from ganforge.data.points import PointData
 from ganforge.metrics.mixture import MixtureEvaluator
+from ganforge.pipelines.evaluation import evaluate_generator
 from ganforge.models import GAN
 
 SAMPLES = 2500
@@ -59,7 +60,7 @@ def run_one(
     # A run folder with a checkpoint, so `ganforge plot` / `ganforge eval` can look at it again;
     # fresh unless `resume`, which continues a saved run of this name to `steps`.
     trainer, elapsed, start_step = train_for(config, math.inf, steps, resume=resume)
-    result = MixtureEvaluator(trainer.data).evaluate_model(trainer.model, SAMPLES, seed=seed)
+    result = evaluate_generator(MixtureEvaluator(trainer.data), trainer.model, SAMPLES, seed=seed)
     return {
         "benchmark": "mode_collapse",
         "data": data,
@@ -88,7 +89,7 @@ def precise_bn_metrics(model: GAN, data: PointData, seed: int) -> dict[str, floa
     with its defaults) on a copy of the model; the run keeps its statistics."""
     recalibrated = copy.deepcopy(model)
     recalibrated.recalibrate_batch_norm()
-    return MixtureEvaluator(data).evaluate_model(recalibrated, SAMPLES, seed=seed).metrics
+    return evaluate_generator(MixtureEvaluator(data), recalibrated, SAMPLES, seed=seed).metrics
 
 
 def rescore(run: str, seed: int) -> None:
@@ -96,7 +97,7 @@ def rescore(run: str, seed: int) -> None:
     pipe = ganforge.load(run, device="cpu")
     data = pipe.training_data()
     assert isinstance(data, PointData)
-    print(json.dumps({"run": run, "as_trained": MixtureEvaluator(data).evaluate_model(pipe.model, SAMPLES, seed=seed).metrics,
+    print(json.dumps({"run": run, "as_trained": evaluate_generator(MixtureEvaluator(data), pipe.model, SAMPLES, seed=seed).metrics,
                       "precise_bn": precise_bn_metrics(pipe.model, data, seed)}, indent=2))
 
 

@@ -35,6 +35,7 @@ from benchmarks.mode_collapse import REMEDIES
 from ganforge.config import TrainConfig, parse_options
 from ganforge.data import load_data
 from ganforge.metrics.stacked import StackedMnistEvaluator
+from ganforge.pipelines.evaluation import evaluate_generator
 
 MNIST_ROOT = DATA_ROOTS["mnist"]
 
@@ -87,7 +88,7 @@ def main() -> None:
             )
             if args.precise_bn:
                 trainer.model.recalibrate_batch_norm()  # after the checkpoint: the saved run does not change
-            result = evaluator.evaluate_model(trainer.model, args.n, seed=seed)
+            result = evaluate_generator(evaluator, trainer.model, args.n, seed=seed)
             record: dict[str, Any] = {
                 "benchmark": "stacked_mnist", "model": "dcgan", "remedy": remedy, "settings": REMEDIES[remedy],
                 "model_options": model_options, "train_options": train_options, "seed": seed,

@@ -32,6 +32,7 @@ from benchmarks.common import build_trainer, sync, write_result
 from benchmarks.reference_loop import DATA, TUTORIAL_SETTINGS, ReferenceLoop, reference_dataset
 from ganforge.config import TrainConfig, parse_options
 from ganforge.metrics import Evaluator
+from ganforge.pipelines.evaluation import evaluate_generator
 from ganforge.models import GAN
 
 EVAL_SEED = 12345
@@ -87,7 +88,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         reference_trainer = build_trainer(TrainConfig(**base, **TUTORIAL_SETTINGS), Path(tmp) / "reference")
         evaluator = Evaluator.create(["fid"], reference_trainer.data, reference_trainer.device, "auto")
-        score = lambda model: evaluator.evaluate_model(model, args.n, seed=EVAL_SEED).metrics["fid"]
+        score = lambda model: evaluate_generator(evaluator, model, args.n, seed=EVAL_SEED).metrics["fid"]
 
         print(f"reference loop, {args.reference_seconds:.0f} s:", flush=True)
         model: GAN = copy.deepcopy(reference_trainer.model)  # the same initial weights as every recipe

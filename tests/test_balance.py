@@ -18,9 +18,9 @@ from ganforge.config import TrainConfig
 from ganforge.data import ImageData, load_data
 from ganforge.data.base import to_uint8
 from ganforge.errors import GanforgeError
-from ganforge.pipeline import GANPipeline, load
+from ganforge.pipelines import GANPipeline, load
 from ganforge.training import build_model, load_training_data, train
-from ganforge.training.batches import BatchOrder
+from ganforge.data.order import BatchOrder
 from ganforge.training.loop import Trainer
 from tests.conftest import TINY
 
@@ -205,8 +205,7 @@ def test_class_balanced_training_draws_small_classes_as_often_as_large_ones(imba
         trainer = Trainer(config, root / "runs" / config.run_name(), data, model, torch.device("cpu"))
         labels = []
         for _ in range(60):
-            trainer._d_step_in_step = 0
-            labels.append(trainer.next_batch()[1])
+            labels.append(trainer.context().batch()["label"])
             trainer.step += 1
         drawn[balanced] = torch.bincount(torch.cat(labels), minlength=10)
     assert drawn[True][5:].sum() == drawn[True][:5].sum()  # 60 whole epochs of 10 images, half from each half

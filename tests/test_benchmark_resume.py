@@ -15,8 +15,8 @@ import ganforge
 from benchmarks.families import train_for
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
-from ganforge.training.checkpoint import list_checkpoints
-from ganforge.training.rundir import checkpoints_root
+from ganforge.runs.checkpoint import list_checkpoints
+from ganforge.runs.folder import checkpoints_root
 
 MakeConfig = Callable[..., TrainConfig]
 

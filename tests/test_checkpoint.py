@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors import safe_open
 
-import ganforge.training.checkpoint as ckpt
+import ganforge.runs.checkpoint as ckpt
 from ganforge.errors import GanforgeError
 from ganforge.models import create_model
-from ganforge.training.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, load_weights, save_checkpoint
+from ganforge.runs.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, load_weights, save_checkpoint
 from tests.conftest import assert_same_state, state_of
 
 

@@ -18,7 +18,7 @@ import ganforge
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.training import distributed
-from ganforge.training.checkpoint import latest_checkpoint
+from ganforge.runs.checkpoint import latest_checkpoint
 from ganforge.training.distributed import CPUSyncBatchNorm, Distributed
 from ganforge.training.loop import check_process_layout
 

@@ -16,7 +16,8 @@ from ganforge.config import TrainConfig
 from ganforge.data import load_data
 from ganforge.data.base import ImageData
 from ganforge.errors import GanforgeError
-from ganforge.metrics import Evaluator, evaluate_paths, evaluate_run
+from ganforge.metrics import Evaluator, evaluate_paths
+from ganforge.pipelines.evaluation import evaluate_generator, evaluate_run
 from ganforge.metrics import evaluate as evaluate_module
 from ganforge.metrics.cache import cache_dir
 from ganforge.metrics.classifier import (
@@ -28,7 +29,7 @@ from ganforge.metrics.classifier import (
 from tests.conftest import assert_same_state, state_of
 
 QUICK = ClassifierSettings(epochs=1, min_steps=5)
-from ganforge.pipeline import load
+from ganforge.pipelines import load
 from ganforge.training import train
 
 MakeConfig = Callable[..., TrainConfig]

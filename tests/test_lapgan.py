@@ -10,6 +10,7 @@ import torch
 import ganforge.models.lapgan  # noqa: F401  (registers "lapgan")
 from ganforge.errors import GanforgeError
 from ganforge.losses import create_loss
+from ganforge.objectives.laplacian import training_pyramid
 from ganforge.models import MODELS, create_model, from_config, model_options
 from ganforge.models.lapgan import (
     LAPGAN,
@@ -175,7 +176,7 @@ def test_discriminate_real_and_training_fake_gives_all_levels_logits(
     real = real_batch(6, shape)
     channels, size, _ = shape
     with torch.no_grad():
-        fake = model.training_fake(real, None, torch.Generator().manual_seed(0))
+        fake = training_pyramid(model, real, torch.Generator().manual_seed(0))
         real_logits = model.discriminate(real)
         fake_logits = model.discriminate(fake)
     assert isinstance(fake, Pyramid)
@@ -201,9 +202,9 @@ def test_discriminate_real_and_training_fake_gives_all_levels_logits(
 def test_training_fake_draws_fresh_noise_from_the_given_generator() -> None:
     model = small_model().eval()
     real = real_batch(4, (1, 28, 28))
-    a = model.training_fake(real, None, torch.Generator().manual_seed(0))
-    b = model.training_fake(real, None, torch.Generator().manual_seed(0))
-    c = model.training_fake(real, None, torch.Generator().manual_seed(1))
+    a = training_pyramid(model, real, torch.Generator().manual_seed(0))
+    b = training_pyramid(model, real, torch.Generator().manual_seed(0))
+    c = training_pyramid(model, real, torch.Generator().manual_seed(1))
     assert torch.equal(a.low, b.low) and all(
         torch.equal(x, y) for x, y in zip(a.bands, b.bands)
     )
@@ -219,7 +220,7 @@ def test_g_and_d_losses_reach_every_level() -> None:
 
     # D step: the fakes are made without gradients, as in the training loop.
     with torch.no_grad():
-        fake = model.training_fake(real, None, noise)
+        fake = training_pyramid(model, real, noise)
     loss.d_loss(model.discriminate(real), model.discriminate(fake)).backward()
     for level in model.discriminator.levels:
         grads = [p.grad for p in level.parameters()]
@@ -230,7 +231,7 @@ def test_g_and_d_losses_reach_every_level() -> None:
     # G step: D frozen, gradients reach every level's generator.
     model.zero_grad(set_to_none=True)
     model.discriminator.requires_grad_(False)
-    loss.g_loss(model.discriminate(model.training_fake(real, None, noise))).backward()
+    loss.g_loss(model.discriminate(training_pyramid(model, real, noise))).backward()
     for level in model.generator.levels:
         grads = [p.grad for p in level.parameters()]
         assert all(g is not None for g in grads)

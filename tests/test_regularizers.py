@@ -9,7 +9,8 @@ from ganforge.augment import DiffAugment, color, cutout, parse_policy, translati
 from ganforge.errors import GanforgeError
 from ganforge.models import create_model
 from ganforge.regularizers import add_spectral_norm, clip_weights, gradient_penalty, has_spectral_norm, r1_penalty
-from ganforge.training.loop import ema_decay, grid_labels, grid_layout
+from ganforge.tasks.generate import grid_labels, grid_layout
+from ganforge.training.loop import ema_decay
 
 
 def rng(seed: int = 0) -> torch.Generator:

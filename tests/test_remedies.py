@@ -15,8 +15,8 @@ from torch import nn
 
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
-from ganforge.models import MODELS, create_model, from_config, is_conditional, takes_points
-from ganforge.pipeline import load
+from ganforge.models import MODELS, create_model, from_config, is_conditional, models_of_task, takes_points
+from ganforge.pipelines import load
 from ganforge.remedies import MinibatchDiscrimination, RemedyDiscriminator, Remedies, adam_update, minibatch_stddev, unrolled_discriminator
 from ganforge.training import build_model, check_regularizers, load_training_data, train
 from ganforge.training.loop import Trainer
@@ -47,8 +47,8 @@ def _reads_plain_tensors(name: str) -> bool:
     return model.image_discriminator
 
 
-PLAIN = [name for name in MODELS.names() if _reads_plain_tensors(name)]
-PYRAMID = [name for name in MODELS.names() if name not in PLAIN]
+PLAIN = [name for name in models_of_task("generate") if _reads_plain_tensors(name)]
+PYRAMID = [name for name in models_of_task("generate") if name not in PLAIN]
 CASES = [(name, remedy) for name in PLAIN for remedy in D_REMEDIES if not (remedy == "pack" and is_conditional(name))]
 
 
@@ -306,19 +306,21 @@ def test_unrolled_discriminator_is_d_after_k_adam_steps_from_the_optimizer_state
 def test_unroll_0_gives_the_plain_g_gradient_and_unroll_k_another(tmp_path: Path) -> None:
     trainer = make_trainer(tmp_path)
     model = trainer.model
-    real, labels = trainer.next_batch()
-    trainer.d_step(real, labels)  # D's optimizer now has Adam state
+    trainer.update("d", trainer.context())  # D's optimizer now has Adam state
+    objective = trainer.objective
     fake = model.generate(model.sample_noise(16, generator=torch.Generator().manual_seed(1)))
     g_params = list(model.generator.parameters())
 
     def g_gradient(discriminate: Any) -> list[torch.Tensor]:
         logits, _ = discriminate(fake, None)
-        return list(torch.autograd.grad(trainer.loss.g_loss(logits), g_params, retain_graph=True))
+        return list(torch.autograd.grad(objective.loss_fn.g_loss(logits), g_params, retain_graph=True))
 
     plain = g_gradient(model.discriminate_with_classes)
-    for a, b in zip(plain, g_gradient(trainer.unrolled_discriminator(0))):
+    objective.unroll = 0
+    for a, b in zip(plain, g_gradient(objective.unrolled_discriminator(trainer.context()))):
         assert torch.allclose(a, b, rtol=0, atol=1e-7)
-    unrolled = g_gradient(trainer.unrolled_discriminator(2))
+    objective.unroll = 2
+    unrolled = g_gradient(objective.unrolled_discriminator(trainer.context()))
     assert all(torch.isfinite(g).all() for g in unrolled)
     assert any(not torch.allclose(a, b) for a, b in zip(plain, unrolled))
 
@@ -331,13 +333,15 @@ def test_unrolled_g_minimises_minus_ds_unrolled_loss_real_half_included(
     # term depends on G through D's unrolled updates. With the minimax loss
     # that is minus D's whole loss at theta_K.
     trainer = make_trainer(tmp_path, unroll=2, loss="minimax", unroll_batch=unroll_batch)
-    real, labels = trainer.next_batch()
-    trainer.d_step(real, labels)
+    objective = trainer.objective
+    context = trainer.context()
+    trainer.update("d", context)
+    real = context.scratch["batch"]["image"]
     calls: list[tuple[torch.Tensor, torch.Tensor]] = []
-    unroll = trainer.unrolled_discriminator
+    unroll = objective.unrolled_discriminator
 
-    def recording_unroll(steps: int, batch: Any = None) -> Any:
-        discriminate = unroll(steps, batch)
+    def recording_unroll(ctx: Any, batch: Any = None) -> Any:
+        discriminate = unroll(ctx, batch)
 
         def recording(images: torch.Tensor, labels: Any) -> Any:
             logits, classes = discriminate(images, labels)
@@ -346,10 +350,10 @@ def test_unrolled_g_minimises_minus_ds_unrolled_loss_real_half_included(
 
         return recording
 
-    monkeypatch.setattr(trainer, "unrolled_discriminator", recording_unroll)
+    monkeypatch.setattr(objective, "unrolled_discriminator", recording_unroll)
     objectives: list[torch.Tensor] = []
     monkeypatch.setattr("ganforge.training.loop.optimise", lambda loss, optimizer, scaler: objectives.append(loss))
-    trainer.g_step(real, labels)
+    trainer.update("g", context)
     (_, fake_logits), (real_images, real_logits) = calls
     assert torch.equal(real_images, real)  # the step's real batch, at D's unrolled weights
     g_params = list(trainer.model.generator.parameters())
@@ -358,14 +362,14 @@ def test_unrolled_g_minimises_minus_ds_unrolled_loss_real_half_included(
         return list(torch.autograd.grad(objective, g_params, retain_graph=True, allow_unused=True))
 
     applied = gradient(objectives[0])
-    minus_d_loss = gradient(-trainer.loss.d_loss(real_logits, fake_logits))
+    minus_d_loss = gradient(-objective.loss_fn.d_loss(real_logits, fake_logits))
     for a, b in zip(applied, minus_d_loss):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
     # The real half is not zero: without it G would follow another gradient.
-    fake_half = gradient(trainer.loss.g_loss(fake_logits))
+    fake_half = gradient(objective.loss_fn.g_loss(fake_logits))
     assert any(not torch.allclose(a, b, rtol=1e-3, atol=1e-6) for a, b in zip(applied, fake_half))
     # fresh: each unrolled update read a batch of its own; same: the step's batch served them all.
-    assert trainer._d_step_in_step == (1 + 2 if unroll_batch == "fresh" else 1)
+    assert trainer._batches_read == (1 + 2 if unroll_batch == "fresh" else 1)
 
 
 def test_unroll_batch_is_checked() -> None:
@@ -377,12 +381,12 @@ def test_unroll_batch_is_checked() -> None:
 def test_unrolled_g_step_leaves_d_its_buffers_and_its_optimizer_alone(spectral_norm: bool, tmp_path: Path) -> None:
     trainer = make_trainer(tmp_path, unroll=2, spectral_norm=spectral_norm)
     model = trainer.model
-    real, labels = trainer.next_batch()
-    trainer.d_step(real, labels)
+    context = trainer.context()
+    trainer.update("d", context)
     assert any("running_mean" in name for name, _ in model.discriminator.named_buffers())
     d_before, g_before = state_of(model.discriminator), state_of(model.generator)
     adam_before = {k: v.clone() for s in trainer.optimizers["d"].state.values() for k, v in s.items()}
-    loss = trainer.g_step(real, labels)
+    loss = trainer.update("g", context)["loss_g"]
     assert torch.isfinite(loss)
     assert_same_state(d_before, state_of(model.discriminator))
     adam_after = {k: v for s in trainer.optimizers["d"].state.values() for k, v in s.items()}
@@ -390,7 +394,7 @@ def test_unrolled_g_step_leaves_d_its_buffers_and_its_optimizer_alone(spectral_n
     assert any(not torch.equal(g_before[k], v) for k, v in state_of(model.generator).items())  # G did move
     assert all(p.requires_grad for p in model.discriminator.parameters())
     # The unrolled updates read the step's next real batches, not the D steps' ones.
-    assert trainer._d_step_in_step == 1 + 2
+    assert trainer._batches_read == 1 + 2
 
 
 def test_remedies_together_resume_bit_identically(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from PIL import Image
 import ganforge
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
-from ganforge.pipeline import slerp
+from ganforge.pipelines import slerp
 
 
 @pytest.fixture

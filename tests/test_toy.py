@@ -21,7 +21,7 @@ from ganforge.errors import GanforgeError
 from ganforge.models import create_model
 from ganforge.models.cgan import Maxout
 from ganforge.metrics.mixture import mixture_mode_stats, mode_histogram
-from ganforge.pipeline import load
+from ganforge.pipelines import load
 from ganforge.regularizers import gradient_penalty
 from ganforge.report.classes import class_rows
 from ganforge.report.scatter import MODE, scatter_image

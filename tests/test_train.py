@@ -16,7 +16,7 @@ from ganforge.errors import GanforgeError
 from ganforge.losses import LOSSES
 from ganforge.models import create_model
 from ganforge.training import train
-from ganforge.training.checkpoint import latest_checkpoint
+from ganforge.runs.checkpoint import latest_checkpoint
 from ganforge.training.loop import Trainer
 from tests.conftest import SHARED_DATA, assert_same_state, state_of
 
@@ -141,8 +141,7 @@ def test_the_generator_update_leaves_the_discriminator_alone(make_config: MakeCo
     trainer = _trainer(make_config(), tmp_path)
     d_before = state_of(trainer.model.discriminator)
     g_before = state_of(trainer.model.generator)
-    real, labels = trainer.next_batch()
-    trainer.g_step(real, labels)
+    trainer.update("g", trainer.context())
     assert all(p.grad is None for p in trainer.model.discriminator.parameters())  # D frozen
     assert all(p.requires_grad for p in trainer.model.discriminator.parameters())  # and unfrozen after
     assert_same_state(d_before, state_of(trainer.model.discriminator))
@@ -152,9 +151,7 @@ def test_the_generator_update_leaves_the_discriminator_alone(make_config: MakeCo
 def test_the_discriminator_update_leaves_the_generator_weights_alone(make_config: MakeConfig, tmp_path: Path) -> None:
     trainer = _trainer(make_config(), tmp_path)
     g_weights = {k: v for k, v in state_of(trainer.model.generator).items() if "running" not in k and "num_batches" not in k}
-    trainer._d_step_in_step = 0
-    real, labels = trainer.next_batch()
-    trainer.d_step(real, labels)
+    trainer.update("d", trainer.context())
     assert all(p.grad is None for p in trainer.model.generator.parameters())
     for key, value in g_weights.items():
         assert torch.equal(value, trainer.model.generator.state_dict()[key])
@@ -164,13 +161,13 @@ def test_the_discriminator_update_leaves_the_generator_weights_alone(make_config
 def test_the_generator_update_reuses_the_last_fake_batch(make_config: MakeConfig, tmp_path: Path, d_steps: int) -> None:
     trainer = _trainer(make_config(d_steps=d_steps), tmp_path)
     made: list[torch.Tensor] = []
-    generate = trainer.model.training_fake
+    generate = trainer.objective.fake
 
     def counted(*args: Any) -> torch.Tensor:
         made.append(generate(*args))
         return made[-1]
 
-    trainer.model.training_fake = counted  # type: ignore[method-assign]
+    trainer.objective.fake = counted  # type: ignore[method-assign]
     g_before = trainer.model.generator[1].weight.detach().clone()
     trainer.train_step()
     assert len(made) == d_steps  # one G forward per D update, none extra for G's
@@ -180,9 +177,9 @@ def test_the_generator_update_reuses_the_last_fake_batch(make_config: MakeConfig
 
 def test_the_discriminator_update_keeping_the_fake_leaves_g_without_gradients(make_config: MakeConfig, tmp_path: Path) -> None:
     trainer = _trainer(make_config(), tmp_path)
-    trainer._d_step_in_step = 0
-    real, labels = trainer.next_batch()
-    *_, kept = trainer.d_step(real, labels, keep_fake=True)
+    context = trainer.context()
+    trainer.update("d", context)  # with one D step per step, the D update is the step's last
+    kept = context.scratch["fake"]
     assert kept.requires_grad  # G's graph kept for the G update
     assert all(p.grad is None for p in trainer.model.generator.parameters())  # D's loss did not reach G
 
@@ -202,8 +199,9 @@ def test_linear_lr_decay_follows_the_step(make_config: MakeConfig, tmp_path: Pat
 def test_d_steps_draws_k_batches_per_step(make_config: MakeConfig, tmp_path: Path) -> None:
     trainer = _trainer(make_config(d_steps=3), tmp_path)
     seen = []
-    original = trainer.batches.indices
-    trainer.batches.indices = lambda n: seen.append(n) or original(n)  # type: ignore[method-assign]
+    order = trainer.task.order  # type: ignore[attr-defined]
+    original = order.indices
+    order.indices = lambda n: seen.append(n) or original(n)
     trainer.train_step()
     trainer.step += 1
     trainer.train_step()
@@ -248,7 +246,7 @@ def test_dcgan_at_28x28_defaults_to_its_measured_recipe(make_config: MakeConfig)
     saved = json.loads((pipe.run_dir / "config.json").read_text())["train"]
     assert (saved["lr_g"], saved["lr_d"], saved["ema"]) == (LR_28, LR_28, EMA_28)
     assert pipe.model.generator_ema is not None  # the EMA the model asked for is kept and saved
-    from ganforge.pipeline import load
+    from ganforge.pipelines import load
 
     assert load(pipe.run_dir, device="cpu").model.generator_ema is not None  # and comes back with the run
     assert not torch.equal(pipe.model.generator_ema.body[0].weight, pipe.model.generator.body[0].weight)

@@ -26,12 +26,12 @@ _EXPORTS = {
     "create_model": "ganforge.models",
     "list_models": "ganforge.models",
     "register_model": "ganforge.models",
-    "GANPipeline": "ganforge.pipeline",
-    "load": "ganforge.pipeline",
+    "GANPipeline": "ganforge.pipelines",
+    "load": "ganforge.pipelines",
     "train": "ganforge.training",
     "Evaluator": "ganforge.metrics",
     "evaluate_paths": "ganforge.metrics",
-    "evaluate_run": "ganforge.metrics",
+    "evaluate_run": "ganforge.pipelines.evaluation",
     "list_metrics": "ganforge.metrics",
     "register_metric": "ganforge.metrics",
 }
@@ -51,7 +51,8 @@ if TYPE_CHECKING:
     from ganforge.config import TrainConfig
     from ganforge.data import ImageData, list_data_sources, load_data
     from ganforge.errors import GanforgeError
-    from ganforge.metrics import Evaluator, evaluate_paths, evaluate_run, list_metrics, register_metric
+    from ganforge.metrics import Evaluator, evaluate_paths, list_metrics, register_metric
+    from ganforge.pipelines.evaluation import evaluate_run
     from ganforge.models import GAN, create_model, list_models, register_model
-    from ganforge.pipeline import GANPipeline, load
+    from ganforge.pipelines import GANPipeline, load
     from ganforge.training import train

@@ -26,7 +26,7 @@ from ganforge.io import atomic_dir, atomic_path, write_json
 from ganforge.report.images import hwc_array, save_png, to_hwc_uint8
 
 if TYPE_CHECKING:
-    from ganforge.pipeline import GANPipeline
+    from ganforge.pipelines import GANPipeline
 
 MANIFEST_FILE = "balance.json"
 

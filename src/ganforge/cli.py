@@ -1,4 +1,4 @@
-"""The `ganforge` command: train, sample, balance, diagnose, plot, interpolate, eval, train-classifier, models, data, metrics.
+"""The `ganforge` command: train, sample, translate, balance, diagnose, plot, interpolate, eval, train-classifier, models, data, metrics.
 
 Errors the user can fix print one line (`ganforge: error: ...`) and exit with
 status 2; no traceback.
@@ -42,6 +42,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     from ganforge.data import DATA_SOURCES
     from ganforge.losses import LOSSES
     from ganforge.models import MODELS
+    from ganforge.objectives import OBJECTIVES
 
     # Defaults are suppressed so the namespace holds only what the user typed:
     # those are the settings checked against a run that is being resumed. The
@@ -55,6 +56,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     data.add_argument("--channels", type=int, choices=(1, 3), default=S, help="convert images to grey (1) or RGB (3)")
     data.add_argument("--labels", dest="class_labels", action="store_true", default=S, help="folder source: class labels from sub-folder names")
     data.add_argument("--download", action="store_true", default=S, help="download the official files (needs internet)")
+    data.add_argument("--direction", choices=("AtoB", "BtoA"), default=S, help="paired data: translate A to B (default) or B to A (facades: BtoA is label map to photo)")
     data.add_argument("--class-balanced", dest="class_balanced", action="store_true", default=S, help="draw real batches evenly over the classes (small classes' images repeated up to the largest's count), for imbalanced labelled data")
 
     model = p.add_argument_group("model")
@@ -63,15 +65,18 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     model.add_argument("--z-dim", dest="z_dim", type=int, metavar="N", default=S, help="latent dimension (default: 100)")
 
     game = p.add_argument_group("training")
+    game.add_argument("--objective", choices=OBJECTIVES.names(), default=S, help="the game G and D play (default: the model's; adversarial for the noise-to-image families)")
+    game.add_argument("-X", "--objective-option", dest="objective_options", action="append", metavar="KEY=VALUE", default=S, help="objective option, e.g. -X l1_weight=100 (repeatable); the flags below are aliases of the adversarial objective's options")
     game.add_argument("--loss", choices=LOSSES.names(), default=S, help="adversarial loss (default: the model's, else non-saturating)")
     game.add_argument("--label-smoothing", dest="label_smoothing", type=float, metavar="S", default=S, help="one-sided label smoothing: real target 1-S (default: 0)")
     game.add_argument("--d-steps", dest="d_steps", type=int, metavar="K", default=S, help="discriminator updates per generator update (default: the model's, else 1)")
     game.add_argument("--steps", type=int, metavar="N", default=S, help="generator updates in total (default: 2000); raise it to train a run further")
-    game.add_argument("--batch-size", dest="batch_size", type=int, metavar="B", default=S, help="batch size (default: 64)")
+    game.add_argument("--batch-size", dest="batch_size", type=int, metavar="B", default=S, help="batch size (default: the model's; 1 for pix2pix, else 64)")
     game.add_argument("--lr", type=float, metavar="LR", default=S, help="learning rate of both G and D")
     game.add_argument("--lr-g", dest="lr_g", type=float, metavar="LR", default=S, help="generator learning rate (default: the model's, 2e-4 for DCGAN, 1.6e-3 at 28x28)")
     game.add_argument("--lr-d", dest="lr_d", type=float, metavar="LR", default=S, help="discriminator learning rate (default: the model's)")
-    game.add_argument("--lr-decay", dest="lr_decay", choices=LR_DECAYS, default=S, help="linear: both learning rates fall linearly to 0 at --steps, so the game settles (default: none)")
+    game.add_argument("--lr-decay", dest="lr_decay", choices=LR_DECAYS, default=S, help="linear: every learning rate falls linearly to 0 at --steps, so the game settles (default: the model's; linear from half way for pix2pix, else none)")
+    game.add_argument("--lr-decay-start", dest="lr_decay_start", type=float, metavar="F", default=S, help="with --lr-decay linear: keep the learning rates constant for the first fraction F of --steps (default: the model's, else 0)")
     game.add_argument("--optimizer", choices=OPTIMIZERS, default=S, help="optimizer of G and D (default: the model's; rmsprop for wgan, else adam)")
     game.add_argument("--beta1", type=float, default=S, help="Adam beta1 (default: the model's, 0.5 for DCGAN)")
     game.add_argument("--beta2", type=float, default=S, help="Adam beta2 (default: the model's, 0.999)")
@@ -149,6 +154,8 @@ def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
             raise GanforgeError(f"--config {path} must hold a JSON object of training settings")
     if "model_options" in given:
         given["model_options"] = {**settings.get("model_options", {}), **parse_options(given["model_options"])}
+    if "objective_options" in given:
+        given["objective_options"] = {**settings.get("objective_options", {}), **parse_options(given["objective_options"], kind="objective")}
     if "lr" in given:
         lr = given.pop("lr")
         given.setdefault("lr_g", lr)
@@ -222,9 +229,19 @@ def _add_run_argument(p: argparse.ArgumentParser, optional: bool = False) -> Non
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from ganforge.pipeline import load
+    """The generator of a generate run (a run of another task is refused with the command that fits it)."""
+    from ganforge.pipelines import GANPipeline
 
-    return load(args.run, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir, precise_bn=args.precise_bn)
+    return GANPipeline.from_run(args.run, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir, precise_bn=args.precise_bn)
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from ganforge.pipelines import TranslationPipeline
+
+    pipeline = TranslationPipeline.from_run(args.run, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir)
+    written = pipeline.save_translations(args.input, args.out, seed=args.seed)
+    print(f"wrote {len(written)} translated image(s) to {args.out}")
+    return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -278,7 +295,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from ganforge.metrics import evaluate_paths, evaluate_run
+    from ganforge.metrics import evaluate_paths
+    from ganforge.pipelines.evaluation import evaluate_run
 
     if args.run is not None and (args.real or args.fake):
         raise GanforgeError("give either a RUN or --real and --fake, not both")
@@ -384,6 +402,23 @@ def build_parser() -> Parser:
     p.add_argument("--class", dest="class_index", type=int, metavar="K", default=None, help="conditional models: generate class K only (default: every class; a .png grid gets one row per class)")
     p.add_argument("--levels", action="store_true", help="LAPGAN: write one grid per pyramid level, OUT-level0.png (coarsest) ... ")
     p.set_defaults(handler=cmd_sample)
+
+    p = sub.add_parser(
+        "translate",
+        help="translate images with a paired run (pix2pix)",
+        description="Translate one image, or every image of a folder, with a paired run's generator: one output per input, "
+        "with the input's file name, in folder OUT, at the run's image size (inputs of another size are resized). "
+        "Dropout stays on at inference, as in the paper; --seed fixes it.",
+        formatter_class=_formatter,
+    )
+    p.add_argument("run", help="run name (under --runs-dir) or run folder path")
+    p.add_argument("--input", required=True, help="an image file or a folder of images")
+    p.add_argument("--out", required=True, help="folder for the translated images")
+    p.add_argument("--runs-dir", default="runs", help="parent folder of named runs")
+    p.add_argument("--checkpoint", type=_checkpoint, metavar="STEP", default=None, help="a step number; default: the newest")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generator's dropout")
+    p.set_defaults(handler=cmd_translate)
 
     p = sub.add_parser(
         "balance",

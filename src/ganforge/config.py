@@ -42,9 +42,15 @@ RESUMABLE_FIELDS = frozenset(
 )
 
 # Fields whose None means "the model's paper default" (see GAN.training_defaults).
-MODEL_DEFAULTED_FIELDS = ("loss", "d_steps", "lr_g", "lr_d", "optimizer", "beta1", "beta2", "clip", "gp", "ema")
+MODEL_DEFAULTED_FIELDS = (
+    "objective", "loss", "d_steps", "batch_size", "lr_g", "lr_d", "lr_decay", "lr_decay_start", "optimizer", "beta1", "beta2", "clip", "gp", "ema",
+)
 FALLBACK_DEFAULTS: dict[str, Any] = {
+    "objective": "adversarial",
     "loss": "non-saturating",
+    "batch_size": 64,
+    "lr_decay": "none",
+    "lr_decay_start": 0.0,
     "d_steps": 1,
     "lr_g": 2e-4,
     "lr_d": 2e-4,
@@ -77,22 +83,28 @@ class TrainConfig:
     class_labels: bool = False  # folder source: labels from sub-folder names
     download: bool = False
     class_balanced: bool = False  # draw real batches evenly over the classes
+    direction: str | None = None  # paired data: AtoB (default) or BtoA
     # The model.
     model: str = "dcgan"
     model_options: dict[str, Any] = field(default_factory=dict)
     z_dim: int = 100
-    # The game.
+    # The game: the objective (the model's, e.g. adversarial, laplacian,
+    # pix2pix) and its options (-X KEY=VALUE); the fields below up to `unroll_batch`
+    # are the adversarial objectives' options under their older flag names.
+    objective: str | None = None
+    objective_options: dict[str, Any] = field(default_factory=dict)
     loss: str | None = None
     label_smoothing: float = 0.0
     d_steps: int | None = None
     steps: int = 2000
-    batch_size: int = 64
+    batch_size: int | None = None  # the model's (pix2pix: 1), else 64
     lr_g: float | None = None
     lr_d: float | None = None
     optimizer: str | None = None  # adam or rmsprop
     beta1: float | None = None
     beta2: float | None = None
-    lr_decay: str = "none"  # "linear": both learning rates fall linearly to 0 at --steps
+    lr_decay: str | None = None  # "linear": every learning rate falls linearly to 0 at --steps
+    lr_decay_start: float | None = None  # with linear: constant until this fraction of --steps (pix2pix: 0.5)
     # Regularisers (0 / empty: off).
     clip: float | None = None  # WGAN weight clipping to [-c, c]
     gp: float | None = None  # WGAN-GP gradient penalty weight lambda
@@ -137,7 +149,7 @@ class TrainConfig:
     def validate(self) -> None:
         positive = ("steps", "batch_size", "sample_every", "checkpoint_every", "keep_checkpoints", "log_every", "grid_size", "z_dim")
         for name in positive:
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise GanforgeError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.d_steps is not None and self.d_steps < 1:
             raise GanforgeError(f"--d-steps must be at least 1, got {self.d_steps}")
@@ -155,7 +167,7 @@ class TrainConfig:
                 raise GanforgeError(f"--{name} must be 0 (off) or positive, got {value}")
         if self.pack < 1:
             raise GanforgeError(f"--pack must be at least 1 (1: off), got {self.pack}")
-        if self.batch_size % self.pack:
+        if self.batch_size is not None and self.batch_size % self.pack:
             raise GanforgeError(
                 f"--batch-size {self.batch_size} is not divisible by --pack {self.pack}: D judges packs of {self.pack} samples"
             )
@@ -166,7 +178,11 @@ class TrainConfig:
             raise GanforgeError(f"--unroll-batch must be one of {', '.join(UNROLL_BATCHES)}, got '{self.unroll_batch}'")
         if self.ema is not None and not 0.0 <= self.ema < 1.0:
             raise GanforgeError(f"--ema must be a decay in [0, 1) (0: off; 0.999 is typical), got {self.ema}")
-        if self.lr_decay not in LR_DECAYS:
+        if self.lr_decay_start is not None and not 0.0 <= self.lr_decay_start < 1.0:
+            raise GanforgeError(f"--lr-decay-start must be a fraction of --steps in [0, 1), got {self.lr_decay_start}")
+        if not isinstance(self.objective_options, dict):
+            raise GanforgeError(f"objective_options must be a mapping of KEY: VALUE, got {self.objective_options!r}")
+        if self.lr_decay is not None and self.lr_decay not in LR_DECAYS:
             raise GanforgeError(f"--lr-decay must be one of {', '.join(LR_DECAYS)}, got '{self.lr_decay}'")
         if self.precision not in PRECISIONS:
             raise GanforgeError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'")
@@ -240,12 +256,12 @@ def parse_option_value(text: str) -> Any:
     return text
 
 
-def parse_options(items: list[str] | None) -> dict[str, Any]:
+def parse_options(items: list[str] | None, kind: str = "model") -> dict[str, Any]:
     """['ngf=32', 'g_hidden=128,256'] -> {'ngf': 32, 'g_hidden': [128, 256]}."""
     options: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise GanforgeError(f"model option '{item}' must look like KEY=VALUE")
+            raise GanforgeError(f"{kind} option '{item}' must look like KEY=VALUE")
         options[key.strip().replace("-", "_")] = parse_option_value(value.strip())
     return options

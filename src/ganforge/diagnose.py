@@ -28,11 +28,13 @@ from ganforge.data.base import ImageData, to_float, to_uint8
 from ganforge.data.points import PointData
 from ganforge.errors import GanforgeError
 from ganforge.io import write_json
-from ganforge.losses import create_loss
 from ganforge.metrics.known_modes import known_modes_evaluator
 from ganforge.metrics.mixture import MixtureEvaluator
 from ganforge.models.base import GAN
-from ganforge.pipeline import GANPipeline
+from ganforge.objectives import StepContext, create_objective
+from ganforge.objectives.adversarial import AdversarialObjective
+from ganforge.objectives.settings import objective_settings
+from ganforge.pipelines import GANPipeline
 
 DIAGNOSIS_FILE = "diagnosis.json"
 PAIRWISE_SAMPLES = 1000  # pairwise distances are O(n^2): a subset is plenty
@@ -118,6 +120,20 @@ def coverage_and_features(
     return mode_stats(real.logits, made.logits), f"{data.num_classes} classes, {extractor.name}", real.features, made.features
 
 
+def game_of(model: GAN, config: TrainConfig, device: torch.device, seed: int) -> AdversarialObjective:
+    """The run's own objective, so that D and G are judged on the game they
+    were trained with. The unrolled D is left out: the gradient measured is
+    the plain one of G's loss against D as it is."""
+    name, options = objective_settings(config, model.config.get("name", ""))
+    if "unroll" in options:
+        options["unroll"] = 0
+    objective = create_objective(name, **options)
+    if not isinstance(objective, AdversarialObjective):
+        raise GanforgeError(f"diagnose measures the noise-to-image game; objective '{name}' is not one")
+    objective.setup(model, seed=seed, device=device)
+    return objective
+
+
 @torch.no_grad()
 def discriminator_accuracy(model: GAN, data: ImageData | PointData, config: TrainConfig, device: torch.device, seed: int) -> dict[str, float]:
     """D's accuracy on real and on generated batches of the training batch size.
@@ -126,12 +142,14 @@ def discriminator_accuracy(model: GAN, data: ImageData | PointData, config: Trai
     real and mean fake scores."""
     generator = torch.Generator(device).manual_seed(seed)
     order = torch.Generator().manual_seed(seed)
+    objective = game_of(model, config, device, seed)
     real_logits, fake_logits = [], []
+    assert config.batch_size is not None
     model.train()  # as D sees batches in training (batch norm on the batch)
     for _ in range(D_BATCHES):
         indices = torch.randint(len(data), (config.batch_size,), generator=order).to(device)
         real, labels = data.batch(indices)
-        fake = model.training_fake(real, labels, generator)
+        fake = objective.fake(model, {"image": real, "label": labels}, generator)
         real_logits.append(model.discriminate(real, labels).float())
         fake_logits.append(model.discriminate(fake, labels).float())
     model.eval()
@@ -147,19 +165,25 @@ def discriminator_accuracy(model: GAN, data: ImageData | PointData, config: Trai
 
 
 def gradient_norms(model: GAN, data: ImageData | PointData, config: TrainConfig, device: torch.device, seed: int) -> dict[str, float]:
-    """Norms of the gradient of D's loss over D's weights and of G's loss over G's, on one batch."""
-    loss = create_loss(config.loss)
+    """Norms of the gradient of D's loss over D's weights and of G's loss over
+    G's, on one batch, each loss as the run's objective computes it in training."""
+    objective = game_of(model, config, device, seed)
     generator = torch.Generator(device).manual_seed(seed)
+    assert config.batch_size is not None
     indices = torch.randint(len(data), (config.batch_size,), generator=torch.Generator().manual_seed(seed)).to(device)
     real, labels = data.batch(indices)
+    batch = {"image": real, "label": labels}
+    context = StepContext(batch=lambda: batch, noise=generator, optimizers={})
     model.train()
     model.zero_grad(set_to_none=True)
-    with torch.no_grad():
-        fake = model.training_fake(real, labels, generator)
-    loss.d_loss(model.discriminate(real, labels), model.discriminate(fake, labels)).backward()
+    objective.loss("d", model, context)[0].backward()
     d_norm = total_norm(model.discriminator)
     model.zero_grad(set_to_none=True)
-    loss.g_loss(model.discriminate(model.training_fake(real, labels, generator), labels)).backward()
+    model.discriminator.requires_grad_(False)
+    try:
+        objective.loss("g", model, context)[0].backward()
+    finally:
+        model.discriminator.requires_grad_(True)
     g_norm = total_norm(model.generator)
     model.zero_grad(set_to_none=True)
     model.eval()

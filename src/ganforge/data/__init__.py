@@ -8,15 +8,17 @@ grid.
 from __future__ import annotations
 
 # Imported for their @register_data_source side effect.
-from ganforge.data import cifar, digits, folder, idx, stacked, toy  # noqa: F401
+from ganforge.data import cifar, digits, folder, idx, paired, stacked, toy  # noqa: F401
 from ganforge.data.base import ImageData, to_float, to_uint8
 from ganforge.data.folder import default_data_root
+from ganforge.data.paired import PairedData
 from ganforge.data.points import GaussianMixture, PointData, is_point_data
 from ganforge.data.registry import DATA_SOURCES, list_data_sources, load_data, register_data_source
 
 __all__ = [
     "DATA_SOURCES",
     "GaussianMixture",
+    "PairedData",
     "PointData",
     "is_point_data",
     "ImageData",

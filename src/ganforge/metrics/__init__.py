@@ -6,7 +6,6 @@ from ganforge.metrics.evaluate import (
     EvalResult,
     Evaluator,
     evaluate_paths,
-    evaluate_run,
 )
 from ganforge.metrics.features import Features, extract_features
 from ganforge.metrics.registry import METRICS, list_metrics, register_metric
@@ -17,7 +16,6 @@ __all__ = [
     "Evaluator",
     "Features",
     "evaluate_paths",
-    "evaluate_run",
     "extract_features",
     "list_metrics",
     "register_metric",

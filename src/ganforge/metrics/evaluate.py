@@ -1,15 +1,14 @@
 """Evaluation: generated images against real ones, through one feature network.
 
 `Evaluator` holds the extractor and the real set's features (cached on disk
-per data set and extractor); `evaluate_run` is `ganforge eval RUN`,
-`evaluate_paths` is `ganforge eval --real A --fake B`, and the training loop
-calls `Evaluator.evaluate_model` every --eval-every steps.
+per data set and extractor) and scores image sets; `evaluate_paths` is
+`ganforge eval --real A --fake B`. Metrics compare image sets and never
+sample a generator: that is ganforge.pipelines.evaluation's (`ganforge eval
+RUN`, and the training loop's --eval-every).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,6 @@ from ganforge.metrics.classifier import classifier_for
 from ganforge.metrics.features import FeatureExtractor, Features, extract_features
 from ganforge.metrics.inception import InceptionExtractor, inception_weights_available
 from ganforge.metrics.registry import METRICS, parse_metric_names
-from ganforge.models.base import GAN
 
 EXTRACTORS = ("auto", "classifier", "inception")
 SAMPLE_BATCH = 500
@@ -111,20 +109,6 @@ def features_of_data(extractor: FeatureExtractor, data: ImageData, device: torch
     return features
 
 
-def generate_uint8(model: GAN, n: int, seed: int, batch_size: int = SAMPLE_BATCH) -> torch.Tensor:
-    """`n` generated images as uint8 on the CPU, as they would be saved to files.
-
-    Noise (and, for a conditional model, evenly spread class labels) come from
-    their own CPU generators (the codes of `ganforge sample --seed`), and the
-    model's train/eval mode is restored afterwards, so evaluating during
-    training changes nothing in the run.
-    """
-    if n < 1:
-        raise GanforgeError(f"--n must be at least 1, got {n}")
-    z, labels = model.seeded_noise(n, seed), model.seeded_labels(n, seed)
-    return model.sample_images(z, labels, batch_size=batch_size, convert=to_uint8)
-
-
 def compute_metrics(names: list[str], real: Features, fake: Features) -> dict[str, float]:
     results: dict[str, float] = {}
     for name in names:
@@ -162,12 +146,6 @@ class Evaluator:
         fake_features = extract_features(self.extractor, fake, self.device, what="fake images")
         values = compute_metrics(self.metrics, self.real, fake_features)
         return EvalResult(values, self.extractor.name, len(self.real), len(fake), time.perf_counter() - started)
-
-    def evaluate_model(self, model: GAN, n: int, seed: int = 0) -> EvalResult:
-        started = time.perf_counter()
-        result = self.evaluate_images(generate_uint8(model, n, seed))
-        result.seconds = time.perf_counter() - started
-        return result
 
 
 # -- image sets from files -------------------------------------------------------
@@ -210,7 +188,7 @@ def read_image_set(spec: str, data_root: str | None = None) -> ImageData:
     raise GanforgeError(f"{spec}: no such file or folder, and not a data source ({', '.join(DATA_SOURCES.names())})")
 
 
-# -- the two ways to run it -----------------------------------------------------------
+# -- comparing two image sets -----------------------------------------------------------
 
 
 def evaluate_paths(
@@ -240,40 +218,3 @@ def evaluate_paths(
     evaluator = Evaluator.create(metrics, real_data, resolve_device(device), extractor, inception_weights, labelled)
     return evaluator.evaluate_images(fake_data.images)
 
-
-def evaluate_run(
-    run: str | os.PathLike[str],
-    metrics: list[str] | str,
-    n: int = 10_000,
-    *,
-    extractor: str = "auto",
-    inception_weights: str | None = None,
-    checkpoint: int | str | None = None,
-    seed: int = 0,
-    device: str = "auto",
-    runs_dir: str | os.PathLike[str] = "runs",
-    precise_bn: bool = False,
-) -> EvalResult:
-    """`ganforge eval RUN`: `n` samples of the run's generator against its training data.
-
-    The result is appended to the run's metrics.jsonl as a {"kind": "eval"} line.
-    """
-    from ganforge.config import TrainConfig
-    from ganforge.metrics.known_modes import known_modes_evaluator
-    from ganforge.pipeline import GANPipeline
-    from ganforge.training import load_training_data
-    from ganforge.training.logger import METRICS_FILE
-    from ganforge.training.rundir import read_run_config
-
-    pipeline = GANPipeline.from_run(run, checkpoint=checkpoint, device=device, runs_dir=runs_dir, precise_bn=precise_bn)
-    assert pipeline.run_dir is not None
-    config = TrainConfig.from_dict(read_run_config(pipeline.run_dir)["train"])
-    real = load_training_data(config)
-    # Ring, grid and Stacked MNIST are scored on their known modes.
-    known = known_modes_evaluator(real, pipeline.device, data_root=config.data_root, split=config.data_split)
-    evaluator = known or Evaluator.create(metrics, real, pipeline.device, extractor, inception_weights)
-    result = evaluator.evaluate_model(pipeline.model, n, seed)
-    result.extra = {"step": pipeline.step, "checkpoint": str(checkpoint or "latest"), "seed": seed, "precise_bn": precise_bn}
-    with open(pipeline.run_dir / METRICS_FILE, "a") as f:
-        f.write(json.dumps(result.record()) + "\n")
-    return result

@@ -55,7 +55,7 @@ def mixture_mode_stats(points: torch.Tensor, mixture: GaussianMixture) -> dict[s
 
 class MixtureEvaluator:
     """Scores a point model's samples against the mixture its data came from
-    (what `Evaluator` is for images; the same `evaluate_model` call)."""
+    (what `Evaluator` is for images)."""
 
     name = "mixture modes"
 
@@ -66,10 +66,3 @@ class MixtureEvaluator:
         started = time.perf_counter()
         values = mixture_mode_stats(points, self.data.mixture)
         return EvalResult(values, self.name, len(self.data), len(points), time.perf_counter() - started)
-
-    def evaluate_model(self, model: torch.nn.Module, n: int, seed: int = 0) -> EvalResult:
-        started = time.perf_counter()
-        points = model.sample_images(model.seeded_noise(n, seed))
-        result = self.evaluate_points(points)
-        result.seconds = time.perf_counter() - started
-        return result

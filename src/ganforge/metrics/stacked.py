@@ -27,7 +27,7 @@ import torch
 from ganforge.data.base import ImageData
 from ganforge.data.stacked import DIGITS, stacked_modes
 from ganforge.errors import GanforgeError
-from ganforge.metrics.evaluate import EvalResult, generate_uint8
+from ganforge.metrics.evaluate import EvalResult
 from ganforge.metrics.features import extract_features
 from ganforge.metrics.modes import MIN_SHARE, kl_to_uniform
 
@@ -75,10 +75,4 @@ class StackedMnistEvaluator:
         started = time.perf_counter()
         values = stacked_mode_stats(self.classify_stacks(images))
         return EvalResult(values, self.name, len(self.digits), len(images), time.perf_counter() - started)
-
-    def evaluate_model(self, model: torch.nn.Module, n: int, seed: int = 0) -> EvalResult:
-        started = time.perf_counter()
-        result = self.evaluate_images(generate_uint8(model, n, seed))
-        result.seconds = time.perf_counter() - started
-        return result
 

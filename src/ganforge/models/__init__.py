@@ -1,6 +1,6 @@
 """Model families. Importing this package registers every model."""
 
-from ganforge.models import cgan, dcgan, lapgan, lsgan, resnet, toy, vanilla, wgan  # noqa: F401  (registration side effects)
+from ganforge.models import cgan, dcgan, lapgan, lsgan, pix2pix, resnet, toy, vanilla, wgan  # noqa: F401  (registration side effects)
 from ganforge.models.base import GAN
 from ganforge.models.registry import (
     MODELS,
@@ -10,6 +10,8 @@ from ganforge.models.registry import (
     is_conditional,
     list_models,
     model_options,
+    model_task,
+    models_of_task,
     register_model,
     register_point_model,
     takes_points,
@@ -24,6 +26,8 @@ __all__ = [
     "is_conditional",
     "list_models",
     "model_options",
+    "model_task",
+    "models_of_task",
     "register_model",
     "register_point_model",
     "takes_points",

@@ -21,7 +21,77 @@ def batch_spread(batch: torch.Tensor) -> torch.Tensor:
     return batch.detach().flatten(1).float().std(dim=0).mean()
 
 
-class GAN(nn.Module):
+class Networks(nn.Module):
+    """The networks of one family, with what every family shares: the saved
+    config, the paper's training defaults, a moving average of the generator
+    (EMA) and views of the networks through other wrappers (DDP, compile).
+
+    `task` names the kind of data the family learns from (ganforge.tasks):
+    "generate" for G(z[, y]), "paired" for image-to-image translation."""
+
+    task = "generate"
+    #: Whether D reads plain image tensors, so image-space regularisers
+    #: (gradient penalty, R1, DiffAugment) apply. LAPGAN's D reads pyramids.
+    image_discriminator = True
+    #: Whether training runs every network through its forward() only, as
+    #: DistributedDataParallel needs (LAPGAN calls its levels directly).
+    data_parallel_safe = True
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        *,
+        image_shape: tuple[int, ...],
+        training_defaults: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.generator = generator
+        self.discriminator = discriminator
+        self.generator_ema: nn.Module | None = None  # see enable_ema
+        self.image_shape = tuple(image_shape)
+        # Paper defaults (learning rates, betas, loss, D steps, objective) that
+        # a training config falls back on when the user leaves them unset.
+        self.training_defaults: dict[str, Any] = dict(training_defaults or {})
+        self.config: dict[str, Any] = {}  # filled in by create_model
+        # (rank, processes) of multi-process training: training noise is drawn
+        # for the global batch and sliced, as one process would draw it.
+        self.noise_shard: tuple[int, int] = (0, 1)
+
+    @property
+    def conditional(self) -> bool:
+        return False
+
+    def with_networks(self, **networks: nn.Module) -> Networks:
+        """This model with the forward passes of the named networks run through
+        other wrappers of the same modules (DistributedDataParallel,
+        torch.compile): a shallow copy sharing every parameter, buffer and
+        setting. Itself when nothing is wrapped."""
+        if all(module is getattr(self, name) for name, module in networks.items()):
+            return self
+        view = copy.copy(self)
+        view._modules = {**self._modules, **networks}  # copy.copy shares the dict
+        return view
+
+    # -- exponential moving average of G ---------------------------------------
+
+    def enable_ema(self) -> None:
+        """Keep a moving average of G's weights (used for sampling and evaluation)."""
+        if self.generator_ema is None:
+            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+        self.config["ema"] = True  # a model rebuilt from its saved config gets the copy back
+
+    @torch.no_grad()
+    def update_ema(self, decay: float) -> None:
+        """ema <- decay * ema + (1 - decay) * G; buffers (batch-norm statistics) are copied."""
+        assert self.generator_ema is not None
+        for avg, current in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            avg.lerp_(current, 1.0 - decay)
+        for avg_buffer, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            avg_buffer.copy_(buffer)
+
+
+class GAN(Networks):
     """A generator G(z[, y]) -> image in [-1, 1] and a discriminator D(x[, y]) -> logit.
 
     The discriminator returns raw logits (one per image); losses apply the
@@ -32,39 +102,21 @@ class GAN(nn.Module):
     and :meth:`discriminate_with_classes` returns both.
     """
 
-    #: Whether D reads plain image tensors, so image-space regularisers
-    #: (gradient penalty, R1, DiffAugment) apply. LAPGAN's D reads pyramids.
-    image_discriminator = True
-    #: Whether training runs G and D through their forward() only, as
-    #: DistributedDataParallel needs (LAPGAN calls its levels directly).
-    data_parallel_safe = True
-
     def __init__(
         self,
         generator: nn.Module,
         discriminator: nn.Module,
         *,
         z_dim: int,
-        image_shape: tuple[int, int, int],
+        image_shape: tuple[int, ...],
         num_classes: int = 0,
         auxiliary_classifier: bool = False,
         training_defaults: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__()
-        self.generator = generator
-        self.discriminator = discriminator
-        self.generator_ema: nn.Module | None = None  # see enable_ema
+        super().__init__(generator, discriminator, image_shape=image_shape, training_defaults=training_defaults)
         self.z_dim = z_dim
-        self.image_shape = tuple(image_shape)
         self.num_classes = num_classes
         self.auxiliary_classifier = auxiliary_classifier
-        # Paper defaults (learning rates, betas, loss, D steps) that a training
-        # config falls back on when the user leaves them unset.
-        self.training_defaults: dict[str, Any] = dict(training_defaults or {})
-        self.config: dict[str, Any] = {}  # filled in by create_model
-        # (rank, processes) of multi-process training: training noise is drawn
-        # for the global batch and sliced, as one process would draw it.
-        self.noise_shard: tuple[int, int] = (0, 1)
 
     @property
     def conditional(self) -> bool:
@@ -155,13 +207,6 @@ class GAN(nn.Module):
             self.train(was_training)
         return torch.cat(chunks)
 
-    def training_fake(
-        self, real: torch.Tensor, labels: torch.Tensor | None, noise: torch.Generator
-    ) -> Any:
-        """What D sees as fake during training, for a real batch. Usually
-        G(z) for fresh z; LAPGAN conditions each level on the real coarser image."""
-        return self.generate(self.training_noise(real.shape[0], noise), labels)
-
     def discriminate_with_classes(
         self, images: Any, labels: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -172,32 +217,8 @@ class GAN(nn.Module):
             return logits.reshape(-1), class_logits
         return out.reshape(-1), None
 
-    def batch_diversity(self, real: torch.Tensor, fake: Any) -> torch.Tensor:
-        """How spread out a generated batch is next to a real one: the mean over
-        features of the standard deviation across the batch, fake over real.
-        Near 0 when G gives (nearly) one sample for every z. Stays on the device."""
-        return batch_spread(fake) / batch_spread(real).clamp_min(1e-12)
-
     def discriminate(self, images: Any, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.discriminate_with_classes(images, labels)[0]
-
-    def with_networks(self, generator: nn.Module, discriminator: nn.Module) -> GAN:
-        """This GAN with its forward passes run through other wrappers of the
-        same networks (DistributedDataParallel, torch.compile): a shallow copy
-        sharing every parameter, buffer and setting. Itself when unwrapped."""
-        if generator is self.generator and discriminator is self.discriminator:
-            return self
-        view = copy.copy(self)
-        view._modules = {**self._modules, "generator": generator, "discriminator": discriminator}  # copy.copy shares the dict
-        return view
-
-    # -- exponential moving average of G ---------------------------------------
-
-    def enable_ema(self) -> None:
-        """Keep a moving average of G's weights (used for sampling and evaluation)."""
-        if self.generator_ema is None:
-            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
-        self.config["ema"] = True  # a model rebuilt from its saved config gets the copy back
 
     @torch.no_grad()
     def recalibrate_batch_norm(self, batches: int = 64, batch_size: int = 256, seed: int = 0) -> int:
@@ -234,15 +255,6 @@ class GAN(nn.Module):
                 layer.momentum = momentum
             self.train(was_training)
         return len(layers)
-
-    @torch.no_grad()
-    def update_ema(self, decay: float) -> None:
-        """ema <- decay * ema + (1 - decay) * G; buffers (batch-norm statistics) are copied."""
-        assert self.generator_ema is not None
-        for avg, current in zip(self.generator_ema.parameters(), self.generator.parameters()):
-            avg.lerp_(current, 1.0 - decay)
-        for avg_buffer, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
-            avg_buffer.copy_(buffer)
 
 
 def init_dcgan_weights(module: nn.Module) -> None:

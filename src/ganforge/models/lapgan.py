@@ -13,7 +13,7 @@ one band-pass residual per finer scale. Each pyramid level has its own GAN:
 Sampling runs coarse to fine: l = G_0(z_0), then l = up(l) + G_k(noise_k, up(l))
 per finer level. Training follows the paper: the levels are trained
 independently on real data, every finer G_k conditioned on the *real* image's
-coarser low-pass (see :meth:`LAPGAN.training_fake`). D returns all levels'
+coarser low-pass (ganforge.objectives.laplacian). D returns all levels'
 logits concatenated, so a loss's mean trains every level at once; the levels
 share no parameters, so the sum equals training each level on its own.
 
@@ -31,14 +31,13 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import GanforgeError
-from ganforge.models.base import GAN, batch_spread, init_dcgan_weights
+from ganforge.models.base import GAN, init_dcgan_weights
 from ganforge.models.registry import register_model
 
 #: The smallest side, in pixels, of the coarsest pyramid level.
@@ -371,6 +370,7 @@ class LAPGAN(GAN):
             # The paper does not pin its optimiser; ganforge uses the DCGAN
             # settings (Adam, lr 2e-4, beta1 0.5) and the non-saturating loss.
             training_defaults={
+                "objective": "laplacian",  # ganforge.objectives.laplacian: the fakes are pyramids
                 "loss": "non-saturating",
                 "lr_g": 2e-4,
                 "lr_d": 2e-4,
@@ -422,30 +422,6 @@ class LAPGAN(GAN):
                 f"lapgan expects N x {shape} images, got {tuple(images.shape)}"
             )
         return Pyramid.of_images(images, self.num_levels)
-
-    def batch_diversity(self, real: torch.Tensor, fake: Any) -> torch.Tensor:
-        """Spread of the generated coarsest level (the one G_0 makes from z alone)
-        over the real coarsest level."""
-        return batch_spread(fake.low) / batch_spread(self.pyramid(real).low).clamp_min(1e-12)
-
-    def training_fake(
-        self, real: torch.Tensor, labels: torch.Tensor | None, noise: torch.Generator
-    ) -> Pyramid:
-        """Every level's fake, for a real batch, drawn independently per level:
-        the coarse image G_0(z) for fresh z, and each finer band-pass
-        G_k(fresh noise plane, upsample(real low-pass one level coarser))."""
-        generator = self.generator
-        real_pyramid = self.pyramid(real)
-        code, planes = generator.split_noise(
-            self.training_noise(real.shape[0], noise, device=real.device)
-        )
-        bands = [
-            generator.band(level, plane, condition)
-            for level, (plane, condition) in enumerate(
-                zip(planes, real_pyramid.conditions), start=1
-            )
-        ]
-        return Pyramid(generator.levels[0](code), bands, real_pyramid.conditions)
 
     def _as_pyramid(self, x: torch.Tensor | Pyramid) -> Pyramid:
         return x if isinstance(x, Pyramid) else self.pyramid(x)

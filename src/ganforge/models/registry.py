@@ -14,12 +14,19 @@ from ganforge.remedies import Remedies, wrap_discriminator
 ModelFn = Callable[..., GAN]
 MODELS: Registry[ModelFn] = Registry("model")
 
-# Arguments every factory receives from the data rather than from the user.
-STRUCTURAL_ARGS = ("image_shape", "z_dim", "num_classes")
+# Arguments a factory receives from the data rather than from the user.
+STRUCTURAL_ARGS = ("image_shape", "z_dim", "num_classes", "input_channels")
 
 
-def register_model(name: str, description: str) -> Callable[[ModelFn], ModelFn]:
-    """Register `fn(*, image_shape, z_dim, [num_classes,] **options) -> GAN`."""
+# The models of tasks other than "generate" (ganforge.tasks), by name.
+MODEL_TASKS: dict[str, str] = {}
+
+
+def register_model(name: str, description: str, *, task: str = "generate") -> Callable[[ModelFn], ModelFn]:
+    """Register `fn(*, image_shape, [z_dim,] [num_classes,] **options) -> GAN`,
+    or for another task (e.g. "paired") a factory of that task's networks."""
+    if task != "generate":
+        MODEL_TASKS[name] = task
     return MODELS.register(name, description)
 
 
@@ -39,8 +46,19 @@ def takes_points(name: str) -> bool:
 
 
 def image_models() -> list[str]:
-    """Names of the models that generate images."""
-    return [name for name in MODELS.names() if name not in POINT_MODELS]
+    """Names of the models that generate images from noise."""
+    return [name for name in MODELS.names() if name not in POINT_MODELS and model_task(name) == "generate"]
+
+
+def models_of_task(task: str) -> list[str]:
+    """The names of the models of one task (e.g. "generate", "paired")."""
+    return [name for name in MODELS.names() if MODEL_TASKS.get(name, "generate") == task]
+
+
+def model_task(name: str) -> str:
+    """The task of model `name` ("generate" or "paired"), known without building it."""
+    MODELS.get(name)  # an unknown name is an error naming the models
+    return MODEL_TASKS.get(name, "generate")
 
 
 def list_models() -> list[tuple[str, str]]:
@@ -68,8 +86,9 @@ def create_model(
     pack: int = 1,
     minibatch_std: bool = False,
     minibatch_disc: int = 0,
+    input_channels: int | None = None,
     **options: Any,
-) -> GAN:
+) -> Any:
     """Build model `name` for images of `image_shape` (C, H, W).
 
     `spectral_norm` wraps every layer of D in spectral normalisation; `ema`
@@ -80,7 +99,12 @@ def create_model(
     """
     entry = MODELS.get(name)
     check_options("model", name, options, model_options(name))
-    kwargs: dict[str, Any] = {"image_shape": tuple(image_shape), "z_dim": z_dim, **entry.with_word_none(options)}
+    accepted = entry.accepted_options()
+    kwargs: dict[str, Any] = {"image_shape": tuple(image_shape), **entry.with_word_none(options)}
+    if "z_dim" in accepted:
+        kwargs["z_dim"] = z_dim
+    if input_channels is not None and "input_channels" in accepted:
+        kwargs["input_channels"] = input_channels
     if is_conditional(name):
         if num_classes < 2:
             raise GanforgeError(
@@ -112,6 +136,10 @@ def create_model(
         "num_classes": num_classes,
         "options": dict(options),
     }
+    if model.task != "generate":  # only then: configs of older runs keep matching
+        model.config["task"] = model.task
+    if "input_channels" in kwargs:
+        model.config["input_channels"] = kwargs["input_channels"]
     # Only recorded when on, so configs written before these existed still match.
     model.config.update({key: True for key, on in (("spectral_norm", spectral_norm), ("ema", ema)) if on})
     model.config.update(remedies.config())
@@ -145,5 +173,6 @@ def from_config(config: dict[str, Any]) -> GAN:
         pack=config.get("pack", 1),
         minibatch_std=config.get("minibatch_std", False),
         minibatch_disc=config.get("minibatch_disc", 0),
+        input_channels=config.get("input_channels"),
         **config.get("options", {}),
     )

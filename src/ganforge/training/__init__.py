@@ -10,36 +10,28 @@ import torch
 
 import ganforge
 from ganforge.config import TrainConfig
-from ganforge.data import ImageData, PointData, load_data
+from ganforge.data import ImageData, PairedData, PointData
+from ganforge.data.from_config import load_training_data
 from ganforge.data.base import labels_hint
 from ganforge.device import resolve_device
 from ganforge.io import write_json
 from ganforge.errors import GanforgeError
 from ganforge.models import GAN, create_model, is_conditional, takes_points
-from ganforge.models.registry import POINT_MODELS, model_options
+from ganforge.models.registry import MODELS, POINT_MODELS, model_options, model_task
 from ganforge.training import distributed
 from ganforge.training.distributed import Distributed
 from ganforge.training.loop import Trainer
-from ganforge.training.rundir import CONFIG_FILE, prepare_run_dir
+from ganforge.runs.folder import CONFIG_FILE, prepare_run_dir
+
+from ganforge.objectives import objective_options
+from ganforge.objectives.settings import build_objective
+from ganforge.pipelines import PIPELINES
 
 if TYPE_CHECKING:
     from ganforge.metrics import Evaluator
     from ganforge.metrics.known_modes import KnownModesEvaluator
-    from ganforge.pipeline import GANPipeline
 
 __all__ = ["train", "Trainer", "build_evaluator", "build_model", "check_regularizers", "load_training_data", "run_record", "uses_batch_norm"]
-
-
-def load_training_data(config: TrainConfig) -> ImageData | PointData:
-    return load_data(
-        config.data,
-        root=config.data_root,
-        download=config.download,
-        split=config.data_split,
-        image_size=config.image_size,
-        channels=config.channels,
-        labels=config.class_labels,
-    )
 
 
 def build_evaluator(config: TrainConfig, data: ImageData | PointData, device: torch.device) -> Evaluator | KnownModesEvaluator | None:
@@ -47,6 +39,8 @@ def build_evaluator(config: TrainConfig, data: ImageData | PointData, device: to
     Data with known modes (ring, grid, Stacked MNIST) is scored on them instead."""
     if not config.eval_every:
         return None
+    if isinstance(data, PairedData):
+        raise GanforgeError("--eval-every scores generated samples, and translation runs are not scored during training yet; leave it out")
     from ganforge.metrics import Evaluator
     from ganforge.metrics.known_modes import known_modes_evaluator
 
@@ -76,12 +70,20 @@ def build_model(config: TrainConfig, data: ImageData | PointData) -> GAN:
         pack=config.pack,
         minibatch_std=config.minibatch_std,
         minibatch_disc=config.minibatch_disc,
+        input_channels=getattr(data, "input_shape", (None,))[0],
         **config.model_options,
     )
 
 
-def check_data_kind(model: str, data: ImageData | PointData) -> None:
-    """Point models train on point data and image models on images."""
+def check_data_kind(model: str, data: ImageData | PointData | PairedData) -> None:
+    """Point models train on point data, image models on images and
+    translation models on image pairs."""
+    paired_model, paired_data = model_task(model) == "paired", isinstance(data, PairedData)
+    if paired_model and not paired_data:
+        raise GanforgeError(f"model '{model}' translates images: train it on image pairs (--data paired --data-root DIR), not on {data.name}")
+    if paired_data and not paired_model:
+        translators = ", ".join(name for name in MODELS.names() if model_task(name) == "paired")
+        raise GanforgeError(f"data '{data.name}' holds image pairs, which model '{model}' does not learn from; use --model {translators}")
     if takes_points(model) and not isinstance(data, PointData):
         raise GanforgeError(f"model '{model}' generates 2-D points: train it on point data (--data ring or --data grid), not on {data.name} images")
     if isinstance(data, PointData) and not takes_points(model):
@@ -103,7 +105,8 @@ def check_regularizers(config: TrainConfig, model: GAN) -> None:
             raise GanforgeError(
                 f"{' and '.join(given)} {verb} not apply to model '{config.model}': its discriminator reads image pyramids, not plain images"
             )
-    if config.gp and uses_batch_norm(model.discriminator):
+    takes_gp = "gp" in objective_options(config.objective or "adversarial")  # else the objective refuses --gp itself
+    if config.gp and takes_gp and uses_batch_norm(model.discriminator):
         warn_batch_norm_critic(config.model)
     if config.unroll and config.optimizer == "rmsprop":
         raise GanforgeError(
@@ -150,7 +153,7 @@ def run_record(config: TrainConfig, model_config: dict[str, Any], data: ImageDat
     }
 
 
-def train(config: TrainConfig | dict[str, Any], *, given: set[str] | None = None) -> GANPipeline:
+def train(config: TrainConfig | dict[str, Any], *, given: set[str] | None = None) -> Any:
     """Train (or resume) the run that `config` names; returns its generator pipeline.
 
     `given` lists the fields the user set explicitly (the CLI passes it) so that
@@ -171,9 +174,7 @@ def train(config: TrainConfig | dict[str, Any], *, given: set[str] | None = None
         distributed.stop(created_group)
 
 
-def _train(config: TrainConfig, given: set[str] | None, job: Distributed, device: torch.device) -> GANPipeline:
-    from ganforge.pipeline import GANPipeline  # imports ganforge.train: import here, not at the top
-
+def _train(config: TrainConfig, given: set[str] | None, job: Distributed, device: torch.device) -> Any:
     run_dir, config, resuming = prepare_run_dir(config, given)
     distributed.barrier(job)  # every process has read the run folder before rank 0 writes to it
     data = load_training_data(config)
@@ -183,7 +184,8 @@ def _train(config: TrainConfig, given: set[str] | None, job: Distributed, device
     model = build_model(config, data)
     config = config.with_model_defaults(model.training_defaults)
     check_regularizers(config, model)
-    trainer = Trainer(config, run_dir, data, model, device, evaluator=evaluator, job=job)
+    objective = build_objective(config, model)
+    trainer = Trainer(config, run_dir, data, model, device, evaluator=evaluator, job=job, objective=objective)
     start = trainer.resume() if resuming else 0
     if job.is_main:
         write_json(run_dir / CONFIG_FILE, run_record(config, model.config, data))
@@ -196,4 +198,5 @@ def _train(config: TrainConfig, given: set[str] | None, job: Distributed, device
             print(f"{run_dir}: already trained for {start} steps (--steps {config.steps}); nothing to do")
     if start < config.steps:
         trainer.fit()
-    return GANPipeline(model, run_dir=Path(run_dir), step=trainer.step, class_names=data.class_names, train_config=config.to_dict())
+    pipeline = PIPELINES[model.task]
+    return pipeline(model, run_dir=Path(run_dir), step=trainer.step, class_names=data.class_names, train_config=config.to_dict())

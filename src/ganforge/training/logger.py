@@ -15,14 +15,18 @@ import torch
 from tqdm import tqdm
 
 from ganforge.io import atomic_path
+from ganforge.runs.folder import METRICS_FILE
 from ganforge.training.health import HealthWatch
 
 if TYPE_CHECKING:
     from ganforge.metrics import EvalResult
 
-# diversity: a generated batch's spread over a real batch's (see health.py).
+# The adversarial objective's statistics, the logger's default; every objective
+# names its own (Objective.stats). diversity: a generated batch's spread over
+# a real batch's (see health.py).
 TRAIN_KEYS = ("loss_d", "loss_g", "d_real", "d_fake", "diversity")
-METRICS_FILE = "metrics.jsonl"
+# How the printed line labels the statistics it knows.
+LABELS = {"d_real": "D(x)", "d_fake": "D(G(z))"}
 
 
 def truncate_metrics(path: Path, step: int) -> None:
@@ -43,8 +47,17 @@ def truncate_metrics(path: Path, step: int) -> None:
 
 class MetricsLogger:
     def __init__(
-        self, run_dir: Path, start_step: int, total_steps: int, *, tensorboard: bool, progress: bool, health: HealthWatch | None = None
+        self,
+        run_dir: Path,
+        start_step: int,
+        total_steps: int,
+        *,
+        tensorboard: bool,
+        progress: bool,
+        health: HealthWatch | None = None,
+        keys: tuple[str, ...] = TRAIN_KEYS,
     ) -> None:
+        self.keys = keys
         self.path = run_dir / METRICS_FILE
         self.health = health
         truncate_metrics(self.path, start_step)
@@ -63,7 +76,7 @@ class MetricsLogger:
         self.last: dict[str, float] = {}
 
     def record(self, step: int, values: torch.Tensor) -> None:
-        """Queue one step's TRAIN_KEYS values, still on the device."""
+        """Queue one step's values (one per key, in order), still on the device."""
         self.pending.append((step, values))
         self.bar.update(1)
 
@@ -73,18 +86,18 @@ class MetricsLogger:
         rows = torch.stack([v for _, v in self.pending]).tolist()  # the one sync
         seconds = (time.perf_counter() - self.window_start) / len(rows)
         for (step, _), row in zip(self.pending, rows):
-            record: dict[str, Any] = {"kind": "train", "step": step, **dict(zip(TRAIN_KEYS, row)), "sec_per_step": seconds}
+            record: dict[str, Any] = {"kind": "train", "step": step, **dict(zip(self.keys, row)), "sec_per_step": seconds}
             self.file.write(json.dumps(record) + "\n")
             if self.writer is not None:
-                for key, value in zip(TRAIN_KEYS, row):
+                for key, value in zip(self.keys, row):
                     self.writer.add_scalar(f"train/{key}", value, step)
                 self.writer.add_scalar("train/sec_per_step", seconds, step)
-        self.last = {**dict(zip(TRAIN_KEYS, rows[-1])), "sec_per_step": seconds}
-        self.bar.set_postfix(loss_d=f"{rows[-1][0]:.3f}", loss_g=f"{rows[-1][1]:.3f}", refresh=False)
+        self.last = {**dict(zip(self.keys, rows[-1])), "sec_per_step": seconds}
+        self.bar.set_postfix({key: f"{value:.3f}" for key, value in list(zip(self.keys, rows[-1]))[:2]}, refresh=False)
         if not self.progress:
             print(self.format_line(self.pending[-1][0]), flush=True)
         if self.health is not None:
-            means = {key: sum(row[i] for row in rows) / len(rows) for i, key in enumerate(TRAIN_KEYS)}
+            means = {key: sum(row[i] for row in rows) / len(rows) for i, key in enumerate(self.keys)}
             for message in self.health.update(self.pending[-1][0], means):
                 self.warn(self.pending[-1][0], message)
         self.pending.clear()
@@ -92,10 +105,8 @@ class MetricsLogger:
 
     def format_line(self, step: int) -> str:
         v = self.last
-        return (
-            f"step {step} | loss_d {v['loss_d']:.4f} | loss_g {v['loss_g']:.4f} | "
-            f"D(x) {v['d_real']:.3f} | D(G(z)) {v['d_fake']:.3f} | diversity {v['diversity']:.3f} | {1000 * v['sec_per_step']:.1f} ms/step"
-        )
+        values = " | ".join(f"{LABELS.get(key, key)} {v[key]:.4f}" if key.startswith("loss") else f"{LABELS.get(key, key)} {v[key]:.3f}" for key in self.keys)
+        return f"step {step} | {values} | {1000 * v['sec_per_step']:.1f} ms/step"
 
     def warn(self, step: int, message: str) -> None:
         """A training-health warning: printed and kept in metrics.jsonl."""

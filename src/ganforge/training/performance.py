@@ -48,11 +48,11 @@ def autocast(config: TrainConfig, device: torch.device) -> contextlib.AbstractCo
     return torch.autocast(device.type, dtype=dtype)
 
 
-def make_grad_scalers(config: TrainConfig, device: torch.device) -> dict[str, torch.amp.GradScaler]:
+def make_grad_scalers(config: TrainConfig, device: torch.device, players: tuple[str, ...] = ("d", "g")) -> dict[str, torch.amp.GradScaler]:
     """One gradient scaler per player for fp16 (their losses scale apart); none otherwise."""
     if config.precision != "fp16":
         return {}
-    return {"g": torch.amp.GradScaler(device.type), "d": torch.amp.GradScaler(device.type)}
+    return {player: torch.amp.GradScaler(device.type) for player in players}
 
 
 def optimise(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None) -> None:

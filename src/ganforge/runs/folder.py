@@ -14,6 +14,7 @@ from ganforge.config import RESUMABLE_FIELDS, TrainConfig
 from ganforge.errors import GanforgeError
 
 CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
 
 
 def best_root(run_dir: Path) -> Path:
@@ -38,6 +39,23 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
     if missing:
         raise GanforgeError(f"run config {path} is corrupt (missing: {', '.join(sorted(missing))})")
     return saved
+
+
+# What to use a run of each task for, in messages that point to the right command.
+TASK_COMMANDS = {"generate": "ganforge sample", "paired": "ganforge translate"}
+
+
+def run_task(saved: dict[str, Any]) -> str:
+    """The task of a run (runs made before tasks existed are all "generate")."""
+    return str(saved["model"].get("task", "generate"))
+
+
+def check_task(run_dir: Path, saved: dict[str, Any], wanted: str) -> None:
+    """Refuse a run of another task, naming the command that fits it."""
+    task = run_task(saved)
+    if task != wanted:
+        command = TASK_COMMANDS.get(task, "another command")
+        raise GanforgeError(f"run {run_dir} is a {task} run: use {command}")
 
 
 def find_run(name_or_path: str | Path, runs_dir: str | Path = "runs") -> Path:

@@ -20,8 +20,8 @@ from ganforge.models import GAN, from_config
 from ganforge.report.classes import classify_images, save_class_rows
 from ganforge.report.images import image_grid, save_gif, save_grid, write_sample_batches
 from ganforge.report.scatter import save_scatter
-from ganforge.training.checkpoint import checkpoint_dir, checkpoint_step, latest_checkpoint, list_checkpoints, load_weights
-from ganforge.training.rundir import best_root, checkpoints_root, find_run, read_run_config
+from ganforge.runs.checkpoint import checkpoint_path, checkpoint_step, load_weights
+from ganforge.runs.folder import check_task, find_run, read_run_config
 
 if TYPE_CHECKING:
     from ganforge.balance import BalancePlan
@@ -66,7 +66,7 @@ class GANPipeline:
     def training_data(self) -> ImageData | PointData:
         """The data the run was trained on, loaded again from its saved settings."""
         from ganforge.config import TrainConfig
-        from ganforge.training import load_training_data
+        from ganforge.data.from_config import load_training_data
 
         if self.train_config is None:
             raise GanforgeError("this generator was not loaded from a run folder, so its training data is unknown")
@@ -88,21 +88,8 @@ class GANPipeline:
         (GAN.recalibrate_batch_norm); the files on disk do not change."""
         run_dir = find_run(run, runs_dir)
         saved = read_run_config(run_dir)
-        root = checkpoints_root(run_dir)
-        if checkpoint == "best":
-            found = latest_checkpoint(best_root(run_dir))
-            if found is None:
-                raise GanforgeError(f"run {run_dir} has no best checkpoint; train it with --eval-every N to keep one")
-            path = found
-        elif checkpoint is None:
-            path = latest_checkpoint(root)
-            if path is None:
-                raise GanforgeError(f"run {run_dir} has no checkpoint yet; train it first")
-        else:
-            path = checkpoint_dir(root, int(checkpoint))
-            if not path.is_dir():
-                steps = ", ".join(str(s) for s, _ in list_checkpoints(root)) or "none"
-                raise GanforgeError(f"run {run_dir} has no checkpoint at step {checkpoint} (steps saved: {steps})")
+        path = checkpoint_path(run_dir, checkpoint)
+        check_task(run_dir, saved, "generate")
         model = from_config(saved["model"])
         load_weights(path, model)
         model.to(resolve_device(device))
@@ -266,9 +253,3 @@ class GANPipeline:
         pictures: list[Image.Image] = [image_grid(batch, nrow) for batch in steps]
         return save_gif(out, pictures)
 
-
-def load(
-    run: str | Path, *, checkpoint: int | str | None = None, device: str = "auto", runs_dir: str | Path = "runs", precise_bn: bool = False
-) -> GANPipeline:
-    """Load a trained run: `ganforge.load("runs/demo").sample(16, seed=0)`."""
-    return GANPipeline.from_run(run, checkpoint=checkpoint, device=device, runs_dir=runs_dir, precise_bn=precise_bn)

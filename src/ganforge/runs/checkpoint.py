@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ class Checkpoint:
     step: int
     rng_states: dict[str, torch.Tensor]
     extra: dict[str, Any]
+    objective_state: dict[str, torch.Tensor] = field(default_factory=dict)  # image pools and the like
 
 
 def checkpoint_dir(root: Path, step: int) -> Path:
@@ -69,6 +70,27 @@ def list_checkpoints(root: Path) -> list[tuple[int, Path]]:
 def latest_checkpoint(root: Path) -> Path | None:
     found = list_checkpoints(root)
     return found[-1][1] if found else None
+
+
+def checkpoint_path(run_dir: Path, checkpoint: int | str | None = None) -> Path:
+    """The checkpoint folder of run `run_dir` to load: the newest (None), the
+    one of step `checkpoint`, or "best" (the best FID under --eval-every)."""
+    root = run_dir / "checkpoints"
+    if checkpoint == "best":
+        found = latest_checkpoint(run_dir / "best")
+        if found is None:
+            raise GanforgeError(f"run {run_dir} has no best checkpoint; train it with --eval-every N to keep one")
+        return found
+    if checkpoint is None:
+        found = latest_checkpoint(root)
+        if found is None:
+            raise GanforgeError(f"run {run_dir} has no checkpoint yet; train it first")
+        return found
+    path = checkpoint_dir(root, int(checkpoint))
+    if not path.is_dir():
+        steps = ", ".join(str(s) for s, _ in list_checkpoints(root)) or "none"
+        raise GanforgeError(f"run {run_dir} has no checkpoint at step {checkpoint} (steps saved: {steps})")
+    return path
 
 
 def _optimizer_to_tensors(prefix: str, optimizer: Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -104,8 +126,11 @@ def save_checkpoint(
     rng_states: dict[str, torch.Tensor],
     extra: dict[str, Any] | None = None,
     keep: int = 2,
+    objective_state: dict[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write checkpoint `step` atomically, then prune all but the newest `keep`."""
+    """Write checkpoint `step` atomically, then prune all but the newest `keep`.
+    `objective_state`: the objective's buffers (e.g. image pools), saved beside
+    the optimizer state."""
     final = checkpoint_dir(root, step)
     if final.exists():
         # Training is deterministic, so a checkpoint of the same step (e.g. a run
@@ -115,6 +140,7 @@ def save_checkpoint(
         shutil.rmtree(stale, ignore_errors=True)
     weights = {name: t.detach().contiguous() for name, t in model.state_dict().items()}
     training: dict[str, torch.Tensor] = {f"rng.{k}": v.contiguous() for k, v in rng_states.items()}
+    training.update({f"objective.{k}": v.detach().contiguous() for k, v in (objective_state or {}).items()})
     optimizer_meta: dict[str, Any] = {}
     for name, optimizer in optimizers.items():
         tensors, meta = _optimizer_to_tensors(f"optim.{name}", optimizer)
@@ -188,4 +214,5 @@ def load_checkpoint(path: Path, model: nn.Module, optimizers: dict[str, Optimize
         except (ValueError, KeyError) as error:
             raise GanforgeError(f"checkpoint {path} does not match the run's optimizer '{name}' ({error})") from None
     rng_states = {key: training[f"rng.{key}"] for key in state["rng"] if f"rng.{key}" in training}
-    return Checkpoint(step=int(state["step"]), rng_states=rng_states, extra=state.get("extra", {}))
+    objective_state = {name[len("objective.") :]: t for name, t in training.items() if name.startswith("objective.")}
+    return Checkpoint(step=int(state["step"]), rng_states=rng_states, extra=state.get("extra", {}), objective_state=objective_state)

@@ -1,0 +1,18 @@
+"""Objectives: each family's game (losses, update order, state), apart from the loop.
+
+Importing this package registers every objective."""
+
+from ganforge.objectives import adversarial, laplacian, paired  # noqa: F401  (registration side effects)
+from ganforge.objectives.base import Batch, Objective, StepContext
+from ganforge.objectives.registry import OBJECTIVES, create_objective, list_objectives, objective_options, register_objective
+
+__all__ = [
+    "OBJECTIVES",
+    "Batch",
+    "Objective",
+    "StepContext",
+    "create_objective",
+    "list_objectives",
+    "objective_options",
+    "register_objective",
+]

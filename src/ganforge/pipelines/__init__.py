@@ -1,0 +1,35 @@
+"""What a user does with a trained run, one pipeline per task (as diffusers
+picks a pipeline class): `ganforge.load(run)` returns a GANPipeline
+(`sample`) for a generate run and a TranslationPipeline (`translate`) for a
+paired run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ganforge.errors import GanforgeError
+from ganforge.pipelines.generation import GANPipeline, slerp
+from ganforge.pipelines.translation import TranslationPipeline
+from ganforge.runs.folder import find_run, read_run_config, run_task
+
+PIPELINES: dict[str, Any] = {"generate": GANPipeline, "paired": TranslationPipeline}
+
+
+def load(
+    run: str | Path, *, checkpoint: int | str | None = None, device: str = "auto", runs_dir: str | Path = "runs", precise_bn: bool = False
+) -> Any:
+    """Load a trained run: `ganforge.load("runs/demo").sample(16, seed=0)`, or
+    for a translation run `ganforge.load("runs/facades").translate(images)`."""
+    run_dir = find_run(run, runs_dir)
+    task = run_task(read_run_config(run_dir))
+    if task not in PIPELINES:
+        raise GanforgeError(f"run {run_dir} is a {task} run, which this version of ganforge cannot load")
+    if task != "generate":
+        if precise_bn:
+            raise GanforgeError(f"--precise-bn recalibrates a generator of noise; run {run_dir} is a {task} run")
+        return PIPELINES[task].from_run(run_dir, checkpoint=checkpoint, device=device)
+    return GANPipeline.from_run(run_dir, checkpoint=checkpoint, device=device, precise_bn=precise_bn)
+
+
+__all__ = ["PIPELINES", "GANPipeline", "TranslationPipeline", "load", "slerp"]

@@ -1,0 +1,132 @@
+"""A trained image-to-image generator: `ganforge.load(run).translate(images)`."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ganforge.data.base import to_float, to_uint8
+from ganforge.data.folder import GREY_MODES, IMAGE_EXTENSIONS, _to_mode, list_image_files
+from ganforge.device import resolve_device
+from ganforge.errors import GanforgeError
+from ganforge.io import atomic_path
+from ganforge.models import from_config
+from ganforge.runs.checkpoint import checkpoint_path, checkpoint_step, load_weights
+from ganforge.runs.folder import check_task, find_run, read_run_config
+from ganforge.tasks.paired import translate_in_batches
+
+# PIL's format name for each extension a translated image can be written as.
+WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+
+
+class TranslationPipeline:
+    """A paired run's generator G(a) -> b, with its run's metadata."""
+
+    def __init__(
+        self, model: Any, *, run_dir: Path | None = None, step: int | None = None, train_config: dict[str, Any] | None = None,
+        class_names: list[str] | None = None,
+    ) -> None:
+        self.model = model.eval()
+        self.run_dir = run_dir
+        self.step = step
+        self.train_config = train_config
+
+    @classmethod
+    def from_run(cls, run: str | Path, *, checkpoint: int | str | None = None, device: str = "auto", runs_dir: str | Path = "runs") -> TranslationPipeline:
+        run_dir = find_run(run, runs_dir)
+        saved = read_run_config(run_dir)
+        check_task(run_dir, saved, "paired")
+        path = checkpoint_path(run_dir, checkpoint)
+        model = from_config(saved["model"])
+        load_weights(path, model)
+        model.to(resolve_device(device))
+        return cls(model, run_dir=run_dir, step=checkpoint_step(path), train_config=saved["train"])
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.model.input_shape)  # type: ignore[return-value]
+
+    def translate(self, images: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        """G(images) in [-1, 1] on the CPU. `images`: N x C x H x W, uint8 or
+        floats in [-1, 1], of the run's input shape. Dropout stays on at
+        inference (the paper's noise); `seed` fixes its draws."""
+        if images.dim() != 4 or tuple(images.shape[1:]) != self.input_shape:
+            expected = "x".join(map(str, self.input_shape))
+            raise GanforgeError(f"translate expects N x {expected} images (CxHxW), got {tuple(images.shape)}")
+        a = to_float(images) if images.dtype == torch.uint8 else images.float()
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            return translate_in_batches(self.model, a.to(self.device), ema=True).cpu()
+
+    def read_input(self, path: Path) -> tuple[torch.Tensor, tuple[int, int]]:
+        """One input image as 1 x C x H x W uint8 at the run's size, and its own size (W, H)."""
+        channels, height, width = self.input_shape
+        mode = "RGB" if channels == 3 else "L"
+        try:
+            with Image.open(path) as image:
+                image.load()
+                if mode == "RGB" and image.mode in GREY_MODES:
+                    warnings.warn(f"{path}: grey image converted to RGB for this RGB model", stacklevel=2)
+                image = _to_mode(image, mode)
+        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+            raise GanforgeError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from None
+        size = image.size
+        if size != (width, height):
+            image = image.resize((width, height), Image.Resampling.BICUBIC)
+        pixels = np.array(image, dtype=np.uint8)  # a copy torch may own
+        if pixels.ndim == 2:
+            pixels = pixels[:, :, None]
+        return torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).contiguous(), size
+
+    def save_translations(self, source: str | Path, out: str | Path, seed: int = 0) -> list[Path]:
+        """Translate one image file, or every image in a folder (recursively),
+        into folder `out`: one output per input, with the input's file name
+        (and relative folder), at the run's image size. Each file is written
+        whole or not at all."""
+        source, out = Path(source), Path(out)
+        if source.is_file():
+            if source.suffix.lower() not in IMAGE_EXTENSIONS:
+                raise GanforgeError(f"--input {source} is not an image file ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+            files, base = [source], source.parent
+        elif source.is_dir():
+            files, base = list_image_files(source), source
+            if not files:
+                raise GanforgeError(f"--input {source} holds no image files")
+        else:
+            raise GanforgeError(f"--input {source}: no such file or folder")
+        if out.exists() and not out.is_dir():
+            raise GanforgeError(f"--out {out} is a file; give a folder for the translated images")
+        written = []
+        resized = 0
+        for path in files:
+            image, size = self.read_input(path)
+            resized += size != tuple(reversed(self.input_shape[1:]))
+            result = to_uint8(self.translate(image, seed=seed))[0].permute(1, 2, 0).numpy()
+            target = out / path.relative_to(base)
+            written.append(write_image(target, result))
+        if resized:
+            h, w = self.input_shape[1:]
+            warnings.warn(f"{resized} of {len(files)} input(s) resized to the run's {w}x{h} px; outputs are {w}x{h}", stacklevel=2)
+        return written
+
+
+def write_image(path: Path, pixels: np.ndarray) -> Path:
+    """An H x W x C uint8 array as an image file, in the format its extension names."""
+    fmt = WRITE_FORMATS.get(path.suffix.lower())
+    if fmt is None:  # .gif and the like: written as PNG beside the name
+        path, fmt = path.with_suffix(path.suffix + ".png"), "PNG"
+    image = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format=fmt)
+    return path
