@@ -244,3 +244,44 @@ def test_options_that_do_not_fit_pix2pix_are_refused(pairs: Path, tmp_path: Path
     assert "holds image pairs, which model 'dcgan' does not learn from; use --model pix2pix" in capsys.readouterr().err
     assert main(train_args(pairs, tmp_path, "--steps", "1", "--image-size", "24")) == 2
     assert "pix2pix needs square images whose side is a power of two" in capsys.readouterr().err
+
+
+# -- evaluation -------------------------------------------------------------------------
+
+
+def write_label_map_pairs(root: Path, split: str, count: int) -> None:
+    """Side-by-side pairs whose right half is a label map in the facades palette (blocks of 2 classes)."""
+    from ganforge.data.labelmaps import FACADES_PALETTE
+
+    folder = root / split
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(split) + count)
+    for i in range(count):
+        classes = np.zeros((SIZE, SIZE), dtype=int)
+        classes[: SIZE // 2] = rng.integers(12)
+        classes[SIZE // 2 :] = rng.integers(12)
+        label = np.array(FACADES_PALETTE, dtype=np.uint8)[classes]
+        photo = np.clip(label.astype(int) // 2 + rng.integers(0, 60, label.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(np.concatenate([photo, label], axis=1)).save(folder / f"{i}.png")
+
+
+def test_eval_of_a_label_map_to_photo_run_reports_pairs_and_segmentation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "maps"
+    write_label_map_pairs(root, "train", 10)
+    write_label_map_pairs(root, "test", 4)
+    runs = tmp_path / "runs"
+    assert main(train_args(root, runs, "--steps", "1", "--direction", "BtoA")) == 0
+    assert main(["eval", "p2p", "--runs-dir", str(runs), "--device", "cpu", "--json"]) == 0
+    out = capsys.readouterr().out
+    record = json.loads(out.strip().splitlines()[-1])
+    for key in ("l1", "psnr", "ssim", "fid", "kid", "seg_pixel_accuracy", "seg_mean_iou", "seg_real_pixel_accuracy"):
+        assert key in record, key
+    assert record["n_fake"] == 4 and record["extractor"].startswith("segmenter:maps")
+    assert 0 <= record["seg_pixel_accuracy"] <= 1 and record["ssim"] < 1
+    saved = [json.loads(line) for line in (runs / "p2p" / "metrics.jsonl").read_text().splitlines()]
+    assert saved[-1]["kind"] == "eval" and saved[-1]["split"] == "test"
+    # The other direction reads the outputs' colours as classes.
+    assert main(train_args(root, tmp_path / "runs2", "--steps", "1")) == 0
+    assert main(["eval", "p2p", "--runs-dir", str(tmp_path / "runs2"), "--device", "cpu", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "labels_pixel_accuracy" in record and "seg_pixel_accuracy" not in record

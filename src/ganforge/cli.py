@@ -315,6 +315,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
             data_root=args.data_root,
             device=args.device,
         )
+    elif _run_task(args) == "paired":
+        from ganforge.pipelines.evaluation import evaluate_paired_run
+
+        if args.precise_bn:
+            raise GanforgeError("--precise-bn recalibrates a generator of noise; it does not apply to a paired run")
+        result = evaluate_paired_run(
+            args.run, split=args.split or "test", checkpoint=args.checkpoint, seed=args.seed, device=args.device, runs_dir=args.runs_dir,
+            inception_weights=args.inception_weights, extractor=args.extractor,
+        )
+        for note in result.extra.get("notes", []):
+            print(f"note: {note}")
     else:
         result = evaluate_run(
             args.run,
@@ -332,6 +343,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.record()))
     return 0
+
+
+def _run_task(args: argparse.Namespace) -> str:
+    from ganforge.runs.folder import find_run, read_run_config, run_task
+
+    return run_task(read_run_config(find_run(args.run, args.runs_dir)))
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
@@ -470,8 +487,10 @@ def build_parser() -> Parser:
 
     p = sub.add_parser(
         "eval",
-        help="score a run's samples (FID, KID, IS, PR, ...)",
+        help="score a run's samples (FID, KID, IS, PR, ...) or translations (L1, PSNR, SSIM, segmentation score)",
         description="Score a run's generator against its training data, or --fake images against --real ones. "
+        "A paired (translation) run translates the inputs of --split and compares outputs with targets: L1, PSNR, SSIM, "
+        "FID and KID, and for facades-palette label maps the segmentation score of the outputs beside the real photos'. "
         "Results print as a table; for a run they are also appended to RUN/metrics.jsonl.",
         formatter_class=_formatter,
     )
@@ -480,6 +499,7 @@ def build_parser() -> Parser:
     p.add_argument("--n", type=int, default=10_000, help="samples to generate from the run")
     p.add_argument("--real", metavar="PATH", help="real images: a folder, an .npz, or a data source name")
     p.add_argument("--fake", metavar="PATH", help="generated images: a folder or an .npz (as `ganforge sample` writes)")
+    p.add_argument("--split", metavar="NAME", default=None, help="paired runs: the split whose pairs are translated and scored (default: test)")
     p.add_argument("--classifier-data", dest="classifier_data", metavar="NAME", help="with --real/--fake: the labelled data source the classifier extractor is trained on")
     p.add_argument("--data-root", dest="data_root", metavar="DIR", help="folder of the data source named by --real or --classifier-data")
     _add_extractor_options(p)

@@ -65,7 +65,7 @@ class UNetLevel(nn.Module):
 
     def __init__(
         self, outer: int, inner: int, *, inside: nn.Module | None, in_channels: int | None = None, out_channels: int | None = None,
-        norm: str, dropout: float = 0.0,
+        norm: str, dropout: float = 0.0, squash: bool = True,
     ) -> None:
         super().__init__()
         outermost, innermost = out_channels is not None, inside is None
@@ -77,7 +77,9 @@ class UNetLevel(nn.Module):
         up: list[nn.Module] = [nn.ReLU()]
         up_in = inner if innermost else 2 * inner  # the inner levels' output carries their skip
         if outermost:
-            up += [nn.ConvTranspose2d(up_in, out_channels, 4, 2, 1), nn.Tanh()]  # type: ignore[arg-type]
+            up.append(nn.ConvTranspose2d(up_in, out_channels, 4, 2, 1))  # type: ignore[arg-type]
+            if squash:  # images in [-1, 1]; left out where the outputs are logits (ganforge.metrics.segmentation)
+                up.append(nn.Tanh())
         else:
             up += [nn.ConvTranspose2d(up_in, outer, 4, 2, 1, bias=bias), norm_layer(norm, outer)]
             if dropout:
@@ -99,7 +101,7 @@ def unet_widths(levels: int, ngf: int) -> list[int]:
 
 
 class UNetGenerator(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, size: int, ngf: int, norm: str, dropout: float) -> None:
+    def __init__(self, in_channels: int, out_channels: int, size: int, ngf: int, norm: str, dropout: float, squash: bool = True) -> None:
         super().__init__()
         levels = int(math.log2(size))  # down to 1 x 1
         widths = unet_widths(levels, ngf)
@@ -109,7 +111,7 @@ class UNetGenerator(nn.Module):
             # Dropout on the widest levels' decoders, as the paper's CD512 layers.
             drop = dropout if not innermost and widths[i] == widths[i - 1] == 8 * ngf else 0.0
             block = UNetLevel(widths[i - 1], widths[i], inside=block, norm=norm, dropout=drop)
-        self.net = UNetLevel(widths[0], widths[0], inside=block, in_channels=in_channels, out_channels=out_channels, norm=norm)
+        self.net = UNetLevel(widths[0], widths[0], inside=block, in_channels=in_channels, out_channels=out_channels, norm=norm, squash=squash)
         self.levels = levels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

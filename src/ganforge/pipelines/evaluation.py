@@ -6,22 +6,31 @@ done here, so metrics never import models' training or pipelines.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from ganforge.config import TrainConfig
-from ganforge.data.base import to_uint8
+from ganforge.data.base import to_float, to_uint8
 from ganforge.data.from_config import load_training_data
+from ganforge.data.labelmaps import FACADES_PALETTE, to_classes
+from ganforge.data.paired import PairedData
 from ganforge.errors import GanforgeError
-from ganforge.metrics.evaluate import EvalResult, Evaluator
+from ganforge.metrics.evaluate import EvalResult, Evaluator, compute_metrics, create_extractor
+from ganforge.metrics.features import extract_features
+from ganforge.metrics.inception import inception_weights_available
 from ganforge.metrics.known_modes import known_modes_evaluator
 from ganforge.metrics.mixture import MixtureEvaluator
+from ganforge.metrics.pairs import pair_metrics
+from ganforge.metrics.segmentation import Segmenter, describe, segmentation_scores, segmenter_for
 from ganforge.models.base import GAN
 from ganforge.pipelines.generation import GANPipeline
+from ganforge.pipelines.translation import TranslationPipeline
 from ganforge.runs.folder import METRICS_FILE, read_run_config
 
 SAMPLE_BATCH = 500
@@ -80,6 +89,84 @@ def evaluate_run(
     evaluator = known or Evaluator.create(metrics, real, pipeline.device, extractor, inception_weights)
     result = evaluate_generator(evaluator, pipeline.model, n, seed)
     result.extra = {"step": pipeline.step, "checkpoint": str(checkpoint or "latest"), "seed": seed, "precise_bn": precise_bn}
+    with open(pipeline.run_dir / METRICS_FILE, "a") as f:
+        f.write(json.dumps(result.record()) + "\n")
+    return result
+
+
+# -- translation runs ----------------------------------------------------------------
+
+PAIRED_EVAL_SEED = 0  # the generator's dropout draws while translating the test split
+
+
+def label_map_side(data: PairedData) -> str | None:
+    """Which side of the pairs holds label maps drawn in the facades palette:
+    "input" (label map to photo), "target" (photo to label map) or None."""
+    sample = torch.arange(min(len(data), 16))
+    for side, images in (("input", data.a[sample].cpu()), ("target", data.b[sample].cpu())):
+        # JPEG blurs a map's class edges (facades: about 16% of pixels off the
+        # palette); a photo has nearly every pixel off it.
+        if images.shape[1] == 3 and to_classes(images)[1] < 0.5:
+            return side
+    return None
+
+
+def evaluate_paired_run(
+    run: str | os.PathLike[str],
+    *,
+    split: str = "test",
+    checkpoint: int | str | None = None,
+    seed: int = PAIRED_EVAL_SEED,
+    device: str = "auto",
+    runs_dir: str | os.PathLike[str] = "runs",
+    inception_weights: str | None = None,
+    extractor: str = "auto",
+) -> EvalResult:
+    """`ganforge eval RUN` of a paired run: translate every input of `split`
+    (no jitter) and compare the outputs with the targets: L1, PSNR, SSIM; FID
+    and KID of outputs against targets; and, for label maps in the facades
+    palette, the segmentation score of the outputs beside the real photos'
+    (label map to photo) or the outputs' class accuracy (photo to label
+    map). Appended to the run's metrics.jsonl."""
+    started = time.perf_counter()
+    pipeline = TranslationPipeline.from_run(run, checkpoint=checkpoint, device=device, runs_dir=runs_dir)
+    assert pipeline.run_dir is not None and pipeline.train_config is not None
+    config = TrainConfig.from_dict(pipeline.train_config)
+    test = load_training_data(dataclasses.replace(config, data_split=split))
+    translated = pipeline.translate(test.a, seed=seed)
+    outputs, targets = to_uint8(translated), test.b.cpu()
+    metrics: dict[str, float] = pair_metrics(translated, to_float(targets))
+    notes: list[str] = []
+    side = label_map_side(test)
+    segmenter: Segmenter | None = None
+    if side is not None:
+        train = load_training_data(config)
+        photos, maps = (train.b, train.a) if side == "input" else (train.a, train.b)
+        classes, off = to_classes(maps.cpu())
+        name = f"{Path(config.data_root or train.name).name}-{'photos' if side == 'input' else 'maps'}"
+        segmenter = segmenter_for(photos.cpu(), classes, len(FACADES_PALETTE), name, pipeline.device)
+        notes.append(f"{describe(segmenter.record)}; {100 * off:.1f}% of the training label pixels are off the palette (JPEG edges), each given its nearest class")
+        truth = to_classes((test.a if side == "input" else test.b).cpu())[0]
+        if side == "input":  # label map -> photo: can the segmenter read the map back from the photo?
+            for prefix, photos_ in (("seg", outputs), ("seg_real", targets)):
+                scores = segmentation_scores(segmenter.classes(photos_), truth, segmenter.num_classes)
+                metrics.update({f"{prefix}_{k}": v for k, v in scores.items()})
+        else:  # photo -> label map: the output's colours read as classes
+            scores = segmentation_scores(to_classes(outputs)[0], truth, len(FACADES_PALETTE))
+            metrics.update({f"labels_{k}": v for k, v in scores.items()})
+    network: Any = None
+    if extractor == "inception" or (extractor == "auto" and inception_weights_available(inception_weights)):
+        network = create_extractor("inception", None, pipeline.device, inception_weights)
+    elif segmenter is not None and side == "input":
+        network = segmenter
+    else:
+        notes.append("no FID/KID: no Inception weights (--inception-weights FILE) and no segmenter for these images")
+    if network is not None:
+        real = extract_features(network, targets, pipeline.device, what="target images")
+        fake = extract_features(network, outputs, pipeline.device, what="translated images")
+        metrics.update(compute_metrics(["fid", "kid"], real, fake))
+    result = EvalResult(metrics, network.name if network is not None else "none", len(targets), len(outputs), time.perf_counter() - started)
+    result.extra = {"step": pipeline.step, "checkpoint": str(checkpoint or "latest"), "split": split, "seed": seed, "notes": notes}
     with open(pipeline.run_dir / METRICS_FILE, "a") as f:
         f.write(json.dumps(result.record()) + "\n")
     return result
