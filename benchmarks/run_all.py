@@ -70,6 +70,11 @@ COMMANDS = [
     # --class-balanced batches, against oversampling (about 25 minutes each).
     ["benchmarks.balance", "--threads", "2"],
     ["benchmarks.balance", "--class-balanced", "--arms", "gan-balanced,full-pool", "--tag=-class-balanced", "--threads", "2"],
+    # The one training core (issue 28): the DCGAN figures before and after it (the same two commands as above,
+    # run on the commit before the core in a worktree for "before"), pix2pix against the authors' loop, and
+    # facades label map -> photo with its L1-only ablation (about 30 minutes per arm).
+    ["benchmarks.pix2pix_reference", "--threads", "2"],
+    ["benchmarks.pix2pix_facades", "--threads", "2"],
 ]
 
 # Issue 6's GPU rows: the tutorial loop against ganforge (same maths in fp32,
@@ -95,6 +100,9 @@ GPU_COMMANDS = [
      "--train-option", "ema=0.999", "--device", "cuda", "--tag=-gpu-deep-480s-layernorm"],
     ["benchmarks.stacked_mnist", "--seconds", "480", "--remedies", "unrolled-5", "-O", "layout=deep", "--train-option", "ema=0.999",
      "--device", "cuda", "--tag=-gpu-deep-480s"],
+    # pix2pix at the paper's 256 px: against the authors' loop, then facades for 20,000 steps (50 of the paper's 200 epochs).
+    ["benchmarks.pix2pix_reference", "--image-size", "256", "--device", "cuda", "--workers", "4"],
+    ["benchmarks.pix2pix_facades", "--image-size", "256", "--steps", "20000", "--device", "cuda"],
 ]
 
 

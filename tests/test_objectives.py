@@ -127,3 +127,21 @@ def test_the_loop_plays_any_objective_and_restores_its_state(make_config: MakeCo
     resumed = _trainer(config, tmp_path / "run", PullToZero())
     assert resumed.resume() == 4
     assert float(resumed.objective.updates) == 4  # its buffer came back from the checkpoint
+
+
+def test_only_the_adversarial_games_watch_for_a_rejecting_d_and_collapse() -> None:
+    from ganforge.training.health import HealthWatch
+
+    assert create_objective("adversarial").health_signs == ("d_fake", "diversity")
+    assert create_objective("pix2pix").health_signs == ()
+    quiet = HealthWatch(watch_d_fake=False, watch_diversity=False, windows=1)
+    assert quiet.update(1, {"d_fake": 0.001, "diversity": 0.001}) == []
+    watching = HealthWatch(windows=1)
+    assert len(watching.update(1, {"d_fake": 0.001, "diversity": 0.001})) == 2
+
+
+def test_an_objective_that_does_not_fit_the_model_is_refused(make_config: MakeConfig) -> None:
+    with pytest.raises(GanforgeError, match="objective 'pix2pix' plays on paired data, and model 'dcgan' is a generate model"):
+        train(make_config(objective="pix2pix"))
+    with pytest.raises(GanforgeError, match="objective 'laplacian' trains LAPGAN's pyramid of GANs; model 'dcgan' is not one"):
+        train(make_config(objective="laplacian"))

@@ -56,6 +56,7 @@ class AdversarialObjective(Objective):
     `unroll`, whose G update generates through the unrolled D updates."""
 
     stats = ("loss_d", "loss_g", "d_real", "d_fake", "diversity")
+    health_signs = ("d_fake", "diversity")
 
     def __init__(
         self,

@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ganforge.errors import GanforgeError
+
 Batch = dict[str, Any]
 Stats = dict[str, torch.Tensor]
 
@@ -57,6 +59,19 @@ class Objective:
     stats: ClassVar[tuple[str, ...]] = ()
     #: The objective's registered name (set by register_objective).
     name: ClassVar[str] = ""
+    #: Which warning signs of ganforge.training.health fit this game: "d_fake"
+    #: (D rejects every fake) and "diversity" (a collapsing G). pix2pix's D
+    #: wins on patches while L1 carries G, so its game watches neither.
+    health_signs: ClassVar[tuple[str, ...]] = ()
+    #: The task (ganforge.tasks) whose batches and networks this game plays with.
+    task: ClassVar[str] = "generate"
+
+    def check_model(self, model: nn.Module) -> None:
+        """Refuse, by name, a model this game cannot be played with."""
+        task = getattr(model, "task", "generate")
+        if task != self.task:
+            name = getattr(model, "config", {}).get("name", type(model).__name__)
+            raise GanforgeError(f"objective '{self.name}' plays on {self.task} data, and model '{name}' is a {task} model; leave --objective out for the model's own")
 
     def batches_per_step(self) -> int:
         """How many batches a step reads: the batch counter of step s starts at

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from ganforge.errors import GanforgeError
 from ganforge.models.base import batch_spread
 from ganforge.models.lapgan import LAPGAN, Pyramid
 from ganforge.objectives.adversarial import AdversarialObjective
@@ -40,6 +41,10 @@ def training_pyramid(model: LAPGAN, real: torch.Tensor, noise: torch.Generator) 
 class LaplacianObjective(AdversarialObjective):
     def __init__(self, *, loss: str = "non-saturating", label_smoothing: float = 0.0, d_steps: int = 1, clip: float = 0.0) -> None:
         super().__init__(loss=loss, label_smoothing=label_smoothing, d_steps=d_steps, clip=clip)
+
+    def check_model(self, model: Any) -> None:
+        if not isinstance(model, LAPGAN):
+            raise GanforgeError(f"objective 'laplacian' trains LAPGAN's pyramid of GANs; model '{model.config.get('name', '')}' is not one")
 
     def fake(self, nets: Any, batch: Batch, noise: torch.Generator) -> Pyramid:
         return training_pyramid(nets, batch["image"], noise)

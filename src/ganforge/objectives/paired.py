@@ -32,6 +32,7 @@ class Pix2PixObjective(Objective):
     kept), as the authors' code does."""
 
     stats = ("loss_d", "loss_g", "l1", "d_real", "d_fake")
+    task = "paired"
 
     def __init__(self, *, loss: str = "non-saturating", label_smoothing: float = 0.0, l1_weight: float = 100.0, gan_weight: float = 1.0) -> None:
         if l1_weight < 0 or gan_weight < 0:

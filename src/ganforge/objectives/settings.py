@@ -60,4 +60,6 @@ def objective_settings(config: TrainConfig, model_name: str = "") -> tuple[str, 
 def build_objective(config: TrainConfig, model: Networks) -> Objective:
     """The objective `config` trains `model` with."""
     name, options = objective_settings(config, model.config.get("name", ""))
-    return create_objective(name, **options)
+    objective = create_objective(name, **options)
+    objective.check_model(model)
+    return objective

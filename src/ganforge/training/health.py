@@ -23,6 +23,7 @@ WINDOWS = 3  # consecutive log windows a sign must last
 @dataclass
 class HealthWatch:
     watch_d_fake: bool = True  # off for the wasserstein critic, whose scores are not probabilities
+    watch_diversity: bool = True  # off for games without a collapse to watch (translation)
     windows: int = WINDOWS
     streaks: dict[str, int] = field(default_factory=lambda: {"d_fake": 0, "diversity": 0})
     warned: dict[str, bool] = field(default_factory=lambda: {"d_fake": False, "diversity": False})
@@ -31,7 +32,7 @@ class HealthWatch:
         """Warnings due after a window with these mean values."""
         signs = {
             "d_fake": self.watch_d_fake and means.get("d_fake", 1.0) < LOW_D_FAKE,
-            "diversity": means.get("diversity", 1.0) < LOW_DIVERSITY,
+            "diversity": self.watch_diversity and means.get("diversity", 1.0) < LOW_DIVERSITY,
         }
         messages = []
         for name, present in signs.items():

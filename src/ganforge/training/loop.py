@@ -143,6 +143,7 @@ class Trainer:
         if config.channels_last:
             to_channels_last(self.model)
         self.objective = objective if objective is not None else build_objective(config, model)
+        self.objective.check_model(model)
         self.objective.setup(self.model, seed=config.seed + OBJECTIVE_SEED_OFFSET, device=device)
         self.views = self.player_views()
         self.cuda_graphs = uses_cuda_graphs(config, device)
@@ -270,7 +271,8 @@ class Trainer:
             print(f"interrupted: checkpoint saved at step {self.step}; run the same command to resume")
 
     def make_logger(self) -> MetricsLogger:
-        health = HealthWatch(watch_d_fake=self.config.loss != "wasserstein")
+        signs = self.objective.health_signs
+        health = HealthWatch(watch_d_fake="d_fake" in signs and self.config.loss != "wasserstein", watch_diversity="diversity" in signs)
         cfg = self.config
         return MetricsLogger(
             self.run_dir, self.step, cfg.steps, keys=self.objective.stats, tensorboard=cfg.tensorboard, progress=cfg.progress, health=health
