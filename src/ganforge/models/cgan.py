@@ -17,7 +17,7 @@ units (`g_hidden` is the last), LeakyReLU(0.2), batch norm after the first ->
 pixels. D: y's embedding joined to the pixels at the input, three
 LeakyReLU(0.2) layers of `d_hidden` (512) units, dropout 0.4 on the last two.
 The paper's D meets y only in its second layer, through 50 maxout units; on
-MNIST the paper's G learns to ignore the label (BENCHMARKS.md).
+MNIST the paper's G learns to ignore the label (docs/benchmarks/families.md).
 """
 
 from __future__ import annotations

@@ -211,7 +211,7 @@ def dcgan(
     return GAN(g, d, z_dim=z_dim, image_shape=image_shape, training_defaults=dcgan_training_defaults(image_shape, layout))
 
 
-# The 28x28 layout's recipe, measured on MNIST (BENCHMARKS.md, "Time to
+# The 28x28 layout's recipe, measured on MNIST (docs/benchmarks/speed.md, "Time to
 # quality"): at batch 64, Adam at LR_28 with an EMA of G reaches in 2 minutes
 # of CPU training the FID that Radford's 2e-4 without EMA reaches in 10.
 LR_28 = 1.6e-3

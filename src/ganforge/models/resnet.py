@@ -67,7 +67,7 @@ SNGAN_TRAINING_DEFAULTS: dict[str, Any] = {
 #: AC-GAN's recipe: one D step per G step, as Odena et al. trained it, with
 #: the two time-scale learning rates that make a single SN-hinge D step work
 #: (Zhang et al., SAGAN: D 4e-4, G 1e-4). Measured on MNIST (H100, paper
-#: widths, BENCHMARKS.md): 98.8% requested class and FID 0.58 in 180 s, where
+#: widths, docs/benchmarks/families.md): 98.8% requested class and FID 0.58 in 180 s, where
 #: SNGAN's 5-step recipe reached 27% in 100 s.
 ACGAN_TRAINING_DEFAULTS: dict[str, Any] = {**SNGAN_TRAINING_DEFAULTS, "d_steps": 1, "lr_d": 4e-4, "lr_g": 1e-4}
 

@@ -18,14 +18,13 @@ from ganforge.io import write_json
 from ganforge.errors import GanforgeError
 from ganforge.models import GAN, create_model, is_conditional, takes_points
 from ganforge.models.registry import MODELS, POINT_MODELS, model_options, model_task
-from ganforge.training import distributed
-from ganforge.training.distributed import Distributed
-from ganforge.training.loop import Trainer
-from ganforge.runs.folder import CONFIG_FILE, prepare_run_dir
-
 from ganforge.objectives import objective_options
 from ganforge.objectives.settings import build_objective
 from ganforge.pipelines import PIPELINES
+from ganforge.runs.folder import CONFIG_FILE, prepare_run_dir
+from ganforge.training import distributed
+from ganforge.training.distributed import Distributed
+from ganforge.training.loop import Trainer
 
 if TYPE_CHECKING:
     from ganforge.metrics import Evaluator
@@ -154,7 +153,7 @@ def run_record(config: TrainConfig, model_config: dict[str, Any], data: ImageDat
 
 
 def train(config: TrainConfig | dict[str, Any], *, given: set[str] | None = None) -> Any:
-    """Train (or resume) the run that `config` names; returns its generator pipeline.
+    """Train (or resume) the run that `config` names; returns its task's pipeline.
 
     `given` lists the fields the user set explicitly (the CLI passes it) so that
     only those are checked against a resumed run's saved settings.
@@ -198,5 +197,5 @@ def _train(config: TrainConfig, given: set[str] | None, job: Distributed, device
             print(f"{run_dir}: already trained for {start} steps (--steps {config.steps}); nothing to do")
     if start < config.steps:
         trainer.fit()
-    pipeline = PIPELINES[model.task]
-    return pipeline(model, run_dir=Path(run_dir), step=trainer.step, class_names=data.class_names, train_config=config.to_dict())
+    pipeline_class = PIPELINES[model.task]  # sample for a generate run, translate for a paired one
+    return pipeline_class(model, run_dir=Path(run_dir), step=trainer.step, class_names=data.class_names, train_config=config.to_dict())
