@@ -297,6 +297,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from ganforge.metrics import evaluate_paths
     from ganforge.pipelines.evaluation import evaluate_run
+    from ganforge.runs.folder import task_of_run
 
     if args.run is not None and (args.real or args.fake):
         raise GanforgeError("give either a RUN or --real and --fake, not both")
@@ -315,7 +316,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             data_root=args.data_root,
             device=args.device,
         )
-    elif _run_task(args) == "paired":
+    elif task_of_run(args.run, args.runs_dir)[1] == "paired":
         from ganforge.pipelines.evaluation import evaluate_paired_run
 
         if args.precise_bn:
@@ -343,12 +344,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.record()))
     return 0
-
-
-def _run_task(args: argparse.Namespace) -> str:
-    from ganforge.runs.folder import find_run, read_run_config, run_task
-
-    return run_task(read_run_config(find_run(args.run, args.runs_dir)))
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:

@@ -120,6 +120,24 @@ def _to_mode(image: Image.Image, mode: str) -> Image.Image:
     return image.convert(mode)
 
 
+#: What PIL raises for a corrupt, truncated or unreadable image file.
+UNREADABLE_IMAGE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+def open_image(path: Path, mode: str) -> Image.Image:
+    """One image file, decoded and converted to "L" or "RGB" (transparency
+    flattened onto white). A grey file read as RGB is converted with a
+    warning; an unreadable one is an error naming the file."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if mode == "RGB" and image.mode in GREY_MODES:
+                warnings.warn(f"{path}: grey image converted to RGB", stacklevel=3)
+            return _to_mode(image, mode)
+    except UNREADABLE_IMAGE as exc:
+        raise GanforgeError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from None
+
+
 def _resize_crop(image: Image.Image, size: int) -> Image.Image:
     """Short side -> `size` (antialiased bilinear), then a centred size x size crop."""
     width, height = image.size
@@ -149,7 +167,7 @@ def _decode(path: Path, image_size: int | None, channels: int | None) -> _Decode
             if image_size is not None:
                 image = _resize_crop(image, image_size)
             pixels = np.asarray(image, dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+    except UNREADABLE_IMAGE as exc:
         # PIL signals corrupt or truncated files with a variety of exception types.
         return _Decoded(None, f"{type(exc).__name__}: {exc}")
     if pixels.ndim == 2:

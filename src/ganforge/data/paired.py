@@ -14,7 +14,6 @@ back and randomly flipped, the same crop and flip for both.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ganforge.data.base import to_float
-from ganforge.data.folder import GREY_MODES, IMAGE_EXTENSIONS, _to_mode, list_image_files
+from ganforge.data.folder import IMAGE_EXTENSIONS, list_image_files, open_image
 from ganforge.data.registry import register_data_source
 from ganforge.errors import GanforgeError
 
@@ -111,18 +110,6 @@ def jitter(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 # -- reading the two layouts ---------------------------------------------------
 
 
-def _open_rgb(path: Path) -> Image.Image:
-    """One image file as RGB (grey images are converted, with a warning once per file)."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode in GREY_MODES:
-                warnings.warn(f"{path}: grey image converted to RGB", stacklevel=3)
-            return _to_mode(image, "RGB")
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
-        raise GanforgeError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from None
-
-
 def _resized(image: Image.Image, size: int | None) -> np.ndarray:
     if size is not None and image.size != (size, size):
         image = image.resize((size, size), Image.Resampling.BICUBIC)
@@ -131,7 +118,7 @@ def _resized(image: Image.Image, size: int | None) -> np.ndarray:
 
 def read_side_by_side(path: Path, image_size: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(left half, right half) of a side-by-side pair, each H x W x 3 uint8."""
-    image = _open_rgb(path)
+    image = open_image(path, "RGB")
     width, height = image.size
     if width != 2 * height:
         raise GanforgeError(
@@ -142,7 +129,7 @@ def read_side_by_side(path: Path, image_size: int | None) -> tuple[np.ndarray, n
 
 
 def read_folder_pair(a_path: Path, b_path: Path, image_size: int | None) -> tuple[np.ndarray, np.ndarray]:
-    a, b = _open_rgb(a_path), _open_rgb(b_path)
+    a, b = open_image(a_path, "RGB"), open_image(b_path, "RGB")
     if image_size is None and a.size != b.size:
         raise GanforgeError(f"{a_path} is {a.size[0]}x{a.size[1]} but {b_path} is {b.size[0]}x{b.size[1]}: a pair's images must have one size (or give --image-size N)")
     return _resized(a, image_size), _resized(b, image_size)

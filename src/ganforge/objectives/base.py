@@ -42,7 +42,6 @@ class StepContext:
     batch: Callable[[], Batch]
     noise: torch.Generator
     optimizers: dict[str, torch.optim.Optimizer]
-    step: int = 0
     scratch: dict[str, Any] = field(default_factory=dict)
 
 

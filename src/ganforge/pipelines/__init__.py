@@ -11,7 +11,7 @@ from typing import Any
 from ganforge.errors import GanforgeError
 from ganforge.pipelines.generation import GANPipeline, slerp
 from ganforge.pipelines.translation import TranslationPipeline
-from ganforge.runs.folder import find_run, read_run_config, run_task
+from ganforge.runs.folder import task_of_run
 
 PIPELINES: dict[str, Any] = {"generate": GANPipeline, "paired": TranslationPipeline}
 
@@ -21,8 +21,7 @@ def load(
 ) -> Any:
     """Load a trained run: `ganforge.load("runs/demo").sample(16, seed=0)`, or
     for a translation run `ganforge.load("runs/facades").translate(images)`."""
-    run_dir = find_run(run, runs_dir)
-    task = run_task(read_run_config(run_dir))
+    run_dir, task = task_of_run(run, runs_dir)
     if task not in PIPELINES:
         raise GanforgeError(f"run {run_dir} is a {task} run, which this version of ganforge cannot load")
     if task != "generate":

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from ganforge.data.base import to_float, to_uint8
-from ganforge.data.folder import GREY_MODES, IMAGE_EXTENSIONS, _to_mode, list_image_files
+from ganforge.data.folder import IMAGE_EXTENSIONS, list_image_files, open_image
 from ganforge.device import resolve_device
 from ganforge.errors import GanforgeError
 from ganforge.io import atomic_path
@@ -71,15 +71,7 @@ class TranslationPipeline:
     def read_input(self, path: Path) -> tuple[torch.Tensor, tuple[int, int]]:
         """One input image as 1 x C x H x W uint8 at the run's size, and its own size (W, H)."""
         channels, height, width = self.input_shape
-        mode = "RGB" if channels == 3 else "L"
-        try:
-            with Image.open(path) as image:
-                image.load()
-                if mode == "RGB" and image.mode in GREY_MODES:
-                    warnings.warn(f"{path}: grey image converted to RGB for this RGB model", stacklevel=2)
-                image = _to_mode(image, mode)
-        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
-            raise GanforgeError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from None
+        image = open_image(path, "RGB" if channels == 3 else "L")
         size = image.size
         if size != (width, height):
             image = image.resize((width, height), Image.Resampling.BICUBIC)

@@ -50,6 +50,12 @@ def run_task(saved: dict[str, Any]) -> str:
     return str(saved["model"].get("task", "generate"))
 
 
+def task_of_run(run: str | Path, runs_dir: str | Path = "runs") -> tuple[Path, str]:
+    """(run folder, task) of a run given by name or path."""
+    run_dir = find_run(run, runs_dir)
+    return run_dir, run_task(read_run_config(run_dir))
+
+
 def check_task(run_dir: Path, saved: dict[str, Any], wanted: str) -> None:
     """Refuse a run of another task, naming the command that fits it."""
     task = run_task(saved)

@@ -202,7 +202,7 @@ class Trainer:
     def context(self) -> StepContext:
         """A new context for the current step: its batch counter starts at 0."""
         self._batches_read = 0
-        return StepContext(batch=self.next_batch, noise=self.noise, optimizers=self.optimizers, step=self.step)
+        return StepContext(batch=self.next_batch, noise=self.noise, optimizers=self.optimizers)
 
     def update(self, player: str, ctx: StepContext) -> dict[str, torch.Tensor]:
         """One update of `player`: its loss with the frozen players frozen, then its optimizer step."""
