@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,6 +166,13 @@ def train(config: TrainConfig | dict[str, Any], *, given: set[str] | None = None
     created_group = distributed.start(job, device)
     try:
         pipeline = _train(config, given, job, device)
+        if job.enabled:
+            # The finished trainer and its DDP wrappers can sit in a reference
+            # cycle until some later collection; collected here, they go while
+            # the process group still exists. Left to a collection after
+            # destroy_process_group, a DDP reducer now and then aborted the
+            # process at exit ("terminate called without an active exception").
+            gc.collect()
         # Every process arrives before the group is torn down: a process that
         # destroyed it while rank 0 was still writing aborted now and then.
         distributed.barrier(job)
