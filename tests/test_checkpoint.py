@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from ganforge.io import WriteError
 import torch
 from safetensors import safe_open
 
@@ -72,7 +74,7 @@ def test_a_crash_mid_write_leaves_the_previous_checkpoint_intact(tmp_path: Path,
         real_save(tensors, path, metadata=metadata)
 
     monkeypatch.setattr(ckpt, "save_file", failing_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(WriteError, match="cannot write .*step-00000002: disk full"):
         save_checkpoint(tmp_path, 2, model, optimizers, {})
 
     assert [s for s, _ in list_checkpoints(tmp_path)] == [1]

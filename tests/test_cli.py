@@ -111,7 +111,8 @@ def test_the_console_script_exits_2_without_a_traceback(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_checkpoints_then_the_same_command_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_checkpoints_then_the_same_command_resumes(tmp_path: Path, signum: int, status: int) -> None:
     args = ["train", "--steps", "100000", "--batch-size", "16", "--run", "int", "-O", "ngf=8", "-O", "ndf=8", "--no-progress", "--log-every", "10", "--no-tensorboard", "--device", "cpu"]
     process = subprocess.Popen([sys.executable, "-m", "ganforge", *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -119,11 +120,12 @@ def test_ctrl_c_checkpoints_then_the_same_command_resumes(tmp_path: Path) -> Non
         if line.startswith("step "):
             break
     time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 0, err
-    assert "interrupted: checkpoint saved at step" in out
-    step = int(out.split("checkpoint saved at step ")[1].split(";")[0])
+    # A script can tell an interrupted run (128 + the signal) from a finished one (0).
+    assert process.returncode == status, err
+    assert f"interrupted by {signal.Signals(signum).name}: checkpoint saved at step" in err and "run the same command to resume" in err
+    step = int(err.split("checkpoint saved at step ")[1].split(" ")[0])
     assert (tmp_path / "runs" / "int" / "checkpoints" / f"step-{step:08d}").is_dir()
     resumed = run_cli(*args[:2], str(step + 2), *args[3:], cwd=tmp_path)
     assert resumed.returncode == 0 and f"resuming at step {step}" in resumed.stdout

@@ -107,14 +107,16 @@ def test_only_the_options_the_user_gave_are_compared(make_config: MakeConfig) ->
         train(make_config(steps=10, lr_g=5e-4), given={"steps", "lr_g"})
 
 
-def test_a_corrupt_checkpoint_stops_training_and_is_not_overwritten(make_config: MakeConfig) -> None:
+def test_a_corrupt_newest_checkpoint_is_set_aside_and_training_resumes_from_the_one_before(make_config: MakeConfig) -> None:
     run = train(make_config()).run_dir
     weights = latest_checkpoint(run / "checkpoints") / "model.safetensors"
     weights.write_bytes(b"\x00" * 10)
-    with pytest.raises(GanforgeError, match=f"{weights}.*corrupt"):
-        train(make_config(steps=9))
-    assert weights.read_bytes() == b"\x00" * 10
-    assert latest_checkpoint(run / "checkpoints").name == "step-00000006"
+    with pytest.warns(UserWarning, match=f"skipped checkpoint: checkpoint file {weights} is corrupt"):
+        resumed = train(make_config(steps=9))
+    assert resumed.step == 9
+    kept = run / "checkpoints" / "step-00000006.damaged" / "model.safetensors"
+    assert kept.read_bytes() == b"\x00" * 10  # nothing lost: the damaged files stay for a look
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-00000006", "step-00000006.damaged", "step-00000009"]
 
 
 def test_a_folder_that_is_not_a_run_is_refused(make_config: MakeConfig, tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
-    from ganforge.config import COMPILE_MODES, LR_DECAYS, OPTIMIZERS, PRECISIONS, UNROLL_BATCHES
+    from ganforge.config import COMPILE_MODES, LR_DECAYS, NAN_POLICIES, OPTIMIZERS, PRECISIONS, UNROLL_BATCHES
     from ganforge.data import DATA_SOURCES
     from ganforge.losses import LOSSES
     from ganforge.models import MODELS
@@ -94,6 +94,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     reg.add_argument("--ema", type=float, metavar="DECAY", default=S, help="keep a moving average of G's weights (e.g. 0.999) for sampling and evaluation; 0: off (default: the model's, 0.999 for dcgan at 28x28, else off)")
     game.add_argument("--seed", type=int, default=S, help="fixes data order, noise and initialisation (default: 0)")
     game.add_argument("--device", default=S, help="auto, cpu, cuda or cuda:N (default: auto)")
+    game.add_argument("--nan-policy", dest="nan_policy", choices=NAN_POLICIES, default=S, help="after a NaN or infinite loss or weight: rollback to the newest checkpoint and go on, the same with halved learning rates (lower-lr), or stop (default: rollback)")
+    game.add_argument("--max-rollbacks", dest="max_rollbacks", type=int, metavar="N", default=S, help="stop with an error after N rollbacks (default: 3)")
     speed = p.add_argument_group("speed")
     speed.add_argument("--precision", choices=PRECISIONS, default=S, help="bf16/fp16: forward passes under autocast (fp16: CUDA only, with a gradient scaler; default: fp32)")
     speed.add_argument("--compile", action="store_true", default=S, help="torch.compile G and D (the first steps compile)")
@@ -569,6 +571,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GanforgeError as error:
         print(f"ganforge: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        if hasattr(interrupt, "exit_status"):  # training stopped after a checkpoint (TrainingInterrupted)
+            print(f"ganforge: {interrupt}", file=sys.stderr)
+            return int(interrupt.exit_status)
         print("ganforge: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

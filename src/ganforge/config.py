@@ -4,7 +4,10 @@ run folders (saved as `config.json`, the resolved values)."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +41,9 @@ RESUMABLE_FIELDS = frozenset(
         "compile",
         "compile_mode",
         "channels_last",
+        # What to do about NaN: it changes nothing in a run that stays finite.
+        "nan_policy",
+        "max_rollbacks",
     }
 )
 
@@ -66,6 +72,9 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 # torch.compile's modes; reduce-overhead replays CUDA graphs on a GPU.
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 LR_DECAYS = ("none", "linear")
+# After a non-finite loss or weight: roll back to the newest checkpoint and
+# replay (rollback), the same with the learning rates halved (lower-lr), or stop.
+NAN_POLICIES = ("rollback", "lower-lr", "stop")
 UNROLL_BATCHES = ("fresh", "same")
 
 
@@ -120,6 +129,9 @@ class TrainConfig:
     unroll_batch: str = "fresh"  # fresh: each unrolled update draws its own batch; same: all use the step's
     seed: int = 0
     device: str = "auto"
+    # Non-finite losses or weights (ganforge.training.loop: roll_back).
+    nan_policy: str = "rollback"
+    max_rollbacks: int = 3
     # Speed (ganforge.training.performance).
     precision: str = "fp32"  # bf16 / fp16: forward passes under autocast
     compile: bool = False  # torch.compile G and D
@@ -144,9 +156,14 @@ class TrainConfig:
     inception_weights: str | None = None
 
     def __post_init__(self) -> None:
+        check_types(self)
         self.validate()
 
     def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise GanforgeError(f"--{f.name.replace('_', '-')} must be a finite number, got {value}")
         positive = ("steps", "batch_size", "sample_every", "checkpoint_every", "keep_checkpoints", "log_every", "grid_size", "z_dim")
         for name in positive:
             if getattr(self, name) is not None and getattr(self, name) < 1:
@@ -203,6 +220,10 @@ class TrainConfig:
             raise GanforgeError(f"--eval-n must be at least 2, got {self.eval_n}")
         if isinstance(self.eval_metrics, str):
             self.eval_metrics = [m for m in self.eval_metrics.split(",") if m]
+        if self.nan_policy not in NAN_POLICIES:
+            raise GanforgeError(f"--nan-policy must be one of {', '.join(NAN_POLICIES)}, got '{self.nan_policy}'")
+        if self.max_rollbacks < 0:
+            raise GanforgeError(f"--max-rollbacks must be 0 or more, got {self.max_rollbacks}")
         if self.channels is not None and self.channels not in (1, 3):
             raise GanforgeError(f"--channels must be 1 or 3, got {self.channels}")
 
@@ -235,6 +256,42 @@ class TrainConfig:
                 raise GanforgeError(f"{' and '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to the rmsprop optimizer (Adam's betas)")
             filled["beta1"] = filled["beta2"] = None
         return dataclasses.replace(self, **filled)
+
+
+TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "a mapping", list: "a list"}
+
+
+def check_types(config: TrainConfig) -> None:
+    """Every field of `config` against its declared type: a config file's
+    "steps": "5" or "lr_g": "fast" is refused naming the key, the value and
+    the type (an int where a float is declared becomes that float)."""
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        accepted = _accepted_types(hints[f.name])
+        if value is None and type(None) in accepted:
+            continue
+        if float in accepted and type(value) is int and bool not in accepted:
+            setattr(config, f.name, float(value))  # JSON's 1 for 1.0
+            continue
+        if f.name == "diffaugment" and isinstance(value, list):  # a policy may be given as a list
+            continue
+        if f.name == "eval_metrics" and isinstance(value, str):  # or as one comma-separated string
+            continue
+        # bool is an int in Python, but "steps": true is not a number of steps.
+        if not any(type(value) is kind or (kind not in (int, float) and isinstance(value, kind)) for kind in accepted):
+            expected = " or ".join(TYPE_NAMES.get(kind, "null" if kind is type(None) else kind.__name__) for kind in accepted)
+            raise GanforgeError(f"setting '{f.name}' must be {expected}, got {value!r} ({type(value).__name__})")
+        if isinstance(value, list) and not all(isinstance(item, str) for item in value):
+            raise GanforgeError(f"setting '{f.name}' must be a list of strings, got {value!r}")
+
+
+def _accepted_types(hint: Any) -> tuple[type, ...]:
+    """int | None -> (int, NoneType); dict[str, Any] -> (dict,)."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return tuple(kind for part in typing.get_args(hint) for kind in _accepted_types(part))
+    origin = typing.get_origin(hint)
+    return (origin if origin is not None else hint,)
 
 
 def parse_option_value(text: str) -> Any:

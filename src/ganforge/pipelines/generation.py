@@ -20,7 +20,7 @@ from ganforge.models import GAN, from_config
 from ganforge.report.classes import classify_images, save_class_rows
 from ganforge.report.images import image_grid, save_gif, save_grid, write_sample_batches
 from ganforge.report.scatter import save_scatter
-from ganforge.runs.checkpoint import checkpoint_path, checkpoint_step, load_weights
+from ganforge.runs.checkpoint import checkpoint_step, load_run_weights
 from ganforge.runs.folder import check_task, find_run, read_run_config
 
 if TYPE_CHECKING:
@@ -88,10 +88,9 @@ class GANPipeline:
         (GAN.recalibrate_batch_norm); the files on disk do not change."""
         run_dir = find_run(run, runs_dir)
         saved = read_run_config(run_dir)
-        path = checkpoint_path(run_dir, checkpoint)
         check_task(run_dir, saved, "generate")
         model = from_config(saved["model"])
-        load_weights(path, model)
+        path = load_run_weights(run_dir, model, checkpoint)
         model.to(resolve_device(device))
         if precise_bn and model.recalibrate_batch_norm() == 0:
             raise GanforgeError(f"--precise-bn: the generator of run {run_dir} has no batch-norm layers to recalibrate; leave the option out")

@@ -16,7 +16,7 @@ from ganforge.device import resolve_device
 from ganforge.errors import GanforgeError
 from ganforge.io import atomic_path
 from ganforge.models import from_config
-from ganforge.runs.checkpoint import checkpoint_path, checkpoint_step, load_weights
+from ganforge.runs.checkpoint import checkpoint_step, load_run_weights
 from ganforge.runs.folder import check_task, find_run, read_run_config
 from ganforge.tasks.paired import translate_in_batches
 
@@ -41,9 +41,8 @@ class TranslationPipeline:
         run_dir = find_run(run, runs_dir)
         saved = read_run_config(run_dir)
         check_task(run_dir, saved, "paired")
-        path = checkpoint_path(run_dir, checkpoint)
         model = from_config(saved["model"])
-        load_weights(path, model)
+        path = load_run_weights(run_dir, model, checkpoint)
         model.to(resolve_device(device))
         return cls(model, run_dir=run_dir, step=checkpoint_step(path), train_config=saved["train"])
 

@@ -17,9 +17,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from safetensors import SafetensorError
@@ -28,9 +30,10 @@ from torch import nn
 from torch.optim import Optimizer
 
 from ganforge.errors import GanforgeError
-from ganforge.io import atomic_dir
+from ganforge.io import atomic_dir, writing
 
 CHECKPOINT_FORMAT = 1
+T = TypeVar("T")
 MODEL_FILE = "model.safetensors"
 TRAINING_FILE = "training.safetensors"
 STATE_FILE = "state.json"
@@ -70,6 +73,49 @@ def list_checkpoints(root: Path) -> list[tuple[int, Path]]:
 def latest_checkpoint(root: Path) -> Path | None:
     found = list_checkpoints(root)
     return found[-1][1] if found else None
+
+
+def clean_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Remove what a crash mid-write left in run folder `run_dir` (checkpoint
+    folders and files under a temporary name). Only a trainer that holds the
+    run's lock may call this: another trainer's temporaries are its live writes."""
+    removed = []
+    for pattern in (".*.tmp", "*/.*.tmp"):
+        for stale in run_dir.glob(pattern):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+            removed.append(stale)
+    return removed
+
+
+class NonFiniteWeights(GanforgeError):
+    """Weights or optimizer state hold NaN or infinity: never saved."""
+
+
+def non_finite_tensors(tensors: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors in `tensors` that hold a NaN or an infinity."""
+    return [name for name, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
+def load_newest(run_dir: Path, load: Callable[[Path], T], what: str = "checkpoint") -> tuple[T, Path]:
+    """`load` the newest checkpoint of `run_dir` that loads; a newer one that
+    does not (truncated, corrupt) is skipped with a warning naming it."""
+    found = list_checkpoints(run_dir / "checkpoints")
+    if not found:
+        raise GanforgeError(f"run {run_dir} has no checkpoint yet; train it first")
+    failures: list[str] = []
+    for _, path in reversed(found):
+        try:
+            loaded = load(path)
+        except GanforgeError as error:
+            failures.append(str(error))
+            continue
+        for failure in failures:
+            warnings.warn(f"skipped {what}: {failure}; using {path.name} instead", stacklevel=2)
+        return loaded, path
+    raise GanforgeError(f"run {run_dir} has no {what} that loads: {'; '.join(failures)}")
 
 
 def checkpoint_path(run_dir: Path, checkpoint: int | str | None = None) -> Path:
@@ -136,8 +182,6 @@ def save_checkpoint(
         # Training is deterministic, so a checkpoint of the same step (e.g. a run
         # resumed and stopped again at once) holds the same state: keep it.
         return final
-    for stale in root.glob(".step-*.tmp"):  # left by a crash mid-write
-        shutil.rmtree(stale, ignore_errors=True)
     weights = {name: t.detach().contiguous() for name, t in model.state_dict().items()}
     training: dict[str, torch.Tensor] = {f"rng.{k}": v.contiguous() for k, v in rng_states.items()}
     training.update({f"objective.{k}": v.detach().contiguous() for k, v in (objective_state or {}).items()})
@@ -146,6 +190,10 @@ def save_checkpoint(
         tensors, meta = _optimizer_to_tensors(f"optim.{name}", optimizer)
         training.update(tensors)
         optimizer_meta[name] = meta
+    bad = non_finite_tensors(weights) + non_finite_tensors({k: v for k, v in training.items() if not k.startswith("rng.")})
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise NonFiniteWeights(f"not saving checkpoint {final.name}: {shown} hold NaN or infinity")
     state = {
         "format": CHECKPOINT_FORMAT,
         "step": step,
@@ -154,7 +202,7 @@ def save_checkpoint(
         "torch_version": torch.__version__,
         "extra": extra or {},
     }
-    with atomic_dir(final) as tmp:
+    with writing(final), atomic_dir(final) as tmp:
         save_file({k: v.cpu() for k, v in weights.items()}, str(tmp / MODEL_FILE), metadata={"format": "pt"})
         save_file({k: v.cpu() for k, v in training.items()}, str(tmp / TRAINING_FILE))
         (tmp / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
@@ -200,9 +248,21 @@ def load_weights(path: Path, model: nn.Module) -> None:
         raise GanforgeError(f"checkpoint file {file} does not match the run's model: {first}") from None
 
 
+def load_run_weights(run_dir: Path, model: nn.Module, checkpoint: int | str | None = None) -> Path:
+    """Load the weights of run `run_dir` into `model`: of step `checkpoint`,
+    "best", or (None) the newest checkpoint that loads. Returns its folder."""
+    if checkpoint is not None:
+        path = checkpoint_path(run_dir, checkpoint)
+        load_weights(path, model)
+        return path
+    return load_newest(run_dir, lambda path: load_weights(path, model))[1]
+
+
 def load_checkpoint(path: Path, model: nn.Module, optimizers: dict[str, Optimizer]) -> Checkpoint:
     """Restore weights and optimizers from checkpoint directory `path`."""
     state = read_state(path / STATE_FILE)
+    if _STEP_DIR.fullmatch(path.name) and int(state["step"]) != checkpoint_step(path):
+        raise GanforgeError(f"checkpoint file {path / STATE_FILE} says step {state['step']}, but its folder is {path.name}")
     training = _read_tensors(path / TRAINING_FILE)
     load_weights(path, model)
     for name, optimizer in optimizers.items():

@@ -17,6 +17,12 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 
 
+def leftover(path: Path) -> bool:
+    """Whether `path` in a run folder is the lock file or a temporary of a
+    crashed write, which a run folder without config.json may hold."""
+    return path.name == ".lock" or (path.name.startswith(".") and path.name.endswith(".tmp"))
+
+
 def best_root(run_dir: Path) -> Path:
     """Where the checkpoint with the best FID so far lives (see --eval-every)."""
     return run_dir / "best"
@@ -103,7 +109,7 @@ def prepare_run_dir(config: TrainConfig, given: set[str] | None = None) -> tuple
     run_dir = Path(config.runs_dir) / config.run_name()
     config_path = run_dir / CONFIG_FILE
     if not config_path.is_file():
-        if run_dir.exists() and any(run_dir.iterdir()):
+        if run_dir.exists() and any(not leftover(p) for p in run_dir.iterdir()):
             raise GanforgeError(f"{run_dir} exists but is not a ganforge run (no {CONFIG_FILE}); choose another --run name")
         return run_dir, config, False
     saved = read_run_config(run_dir)["train"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import warnings
 from pathlib import Path
@@ -15,14 +16,16 @@ from ganforge.data import ImageData, PairedData, PointData
 from ganforge.data.from_config import load_training_data
 from ganforge.data.base import labels_hint
 from ganforge.device import resolve_device
-from ganforge.io import write_json
+from ganforge.io import WriteError, write_json
 from ganforge.errors import GanforgeError
 from ganforge.models import GAN, create_model, is_conditional, takes_points
 from ganforge.models.registry import MODELS, POINT_MODELS, model_options, model_task
 from ganforge.objectives import objective_options
 from ganforge.objectives.settings import build_objective
 from ganforge.pipelines import PIPELINES
-from ganforge.runs.folder import CONFIG_FILE, prepare_run_dir
+from ganforge.runs.checkpoint import checkpoint_step, clean_stale_temporaries, latest_checkpoint
+from ganforge.runs.folder import CONFIG_FILE, checkpoints_root, prepare_run_dir, read_run_config, run_task
+from ganforge.runs.lock import RunLock
 from ganforge.training import distributed
 from ganforge.training.distributed import Distributed
 from ganforge.training.loop import Trainer
@@ -165,25 +168,68 @@ def train(config: TrainConfig | dict[str, Any], *, given: set[str] | None = None
     device = distributed.process_device(resolve_device(config.device), job)
     created_group = distributed.start(job, device)
     try:
-        pipeline = _train(config, given, job, device)
-        if job.enabled:
-            # The finished trainer and its DDP wrappers can sit in a reference
-            # cycle until some later collection; collected here, they go while
-            # the process group still exists. Left to a collection after
-            # destroy_process_group, a DDP reducer now and then aborted the
-            # process at exit ("terminate called without an active exception").
-            gc.collect()
-        # Every process arrives before the group is torn down: a process that
-        # destroyed it while rank 0 was still writing aborted now and then.
-        distributed.barrier(job)
+        try:
+            pipeline = _train(config, given, job, device)
+        except KeyboardInterrupt:  # TrainingInterrupted: every process stopped at the same step
+            _collect_before_teardown(job)
+            raise
+        _collect_before_teardown(job)
         return pipeline
     finally:
         distributed.stop(created_group)
 
 
+def _collect_before_teardown(job: Distributed) -> None:
+    """The finished trainer and its DDP wrappers can sit in a reference cycle
+    until some later collection; collected here, they go while the process
+    group still exists. Left to a collection after destroy_process_group, a
+    DDP reducer now and then aborted the process at exit ("terminate called
+    without an active exception"). Then every process arrives before the
+    group is torn down: a process that destroyed it while rank 0 was still
+    writing aborted now and then."""
+    if job.enabled:
+        gc.collect()
+    distributed.barrier(job)
+
+
 def _train(config: TrainConfig, given: set[str] | None, job: Distributed, device: torch.device) -> Any:
     run_dir, config, resuming = prepare_run_dir(config, given)
-    distributed.barrier(job)  # every process has read the run folder before rank 0 writes to it
+    if resuming:
+        finished = finished_run(run_dir, config, device)
+        if finished is not None:  # nothing to do, and nothing written (the runs folder may be read-only)
+            if job.is_main:
+                print(f"{run_dir}: already trained for {finished.step} steps (--steps {config.steps}); nothing to do")
+            return finished
+    # One trainer per run: a second is refused while this one holds the lock.
+    with RunLock(run_dir) if job.is_main else contextlib.nullcontext():
+        if job.is_main:
+            clean_stale_temporaries(run_dir)
+        distributed.barrier(job)  # every process has read the run folder before rank 0 writes to it
+        try:
+            return _train_locked(run_dir, config, resuming, job, device)
+        except WriteError as error:
+            raise WriteError(error.path, error.cause, newest=newest_checkpoint_note(run_dir)) from None
+
+
+def finished_run(run_dir: Path, config: TrainConfig, device: torch.device) -> Any:
+    """The pipeline of a run already trained to --steps (its newest checkpoint
+    that loads), else None."""
+    newest = latest_checkpoint(checkpoints_root(run_dir))
+    if newest is None or checkpoint_step(newest) < config.steps:
+        return None
+    pipeline = PIPELINES[run_task(read_run_config(run_dir))].from_run(run_dir, device=str(device))
+    return pipeline if pipeline.step >= config.steps else None  # a damaged final checkpoint: train again from the one before
+
+
+def newest_checkpoint_note(run_dir: Path) -> str:
+    """Where the run can resume from, for a message about a failed write."""
+    newest = latest_checkpoint(checkpoints_root(run_dir))
+    if newest is None:
+        return "the run has no checkpoint yet"
+    return f"newest intact checkpoint: {newest} (step {checkpoint_step(newest)}); fix the cause, then run the same command to resume"
+
+
+def _train_locked(run_dir: Path, config: TrainConfig, resuming: bool, job: Distributed, device: torch.device) -> Any:
     data = load_training_data(config)
     # Built before seeding: a classifier trained here must not shift the run's RNG.
     evaluator = build_evaluator(config, data, device) if job.is_main else None
@@ -201,8 +247,6 @@ def _train(config: TrainConfig, given: set[str] | None, job: Distributed, device
         action = f"resuming at step {start}" if start else "starting"
         processes = f" x {job.world_size} processes (DDP)" if job.enabled else ""
         print(f"{run_dir}: {action}; {config.model} on {data.describe()}; device {device}{processes}")
-        if start >= config.steps:
-            print(f"{run_dir}: already trained for {start} steps (--steps {config.steps}); nothing to do")
     if start < config.steps:
         trainer.fit()
     pipeline_class = PIPELINES[model.task]  # sample for a generate run, translate for a paired one

@@ -7,6 +7,7 @@ host-device synchronisation every `log_every` steps rather than one per step.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from tqdm import tqdm
 
-from ganforge.io import atomic_path
+from ganforge.io import atomic_path, writing
 from ganforge.runs.folder import METRICS_FILE
 from ganforge.training.health import HealthWatch
 
@@ -60,8 +61,9 @@ class MetricsLogger:
         self.keys = keys
         self.path = run_dir / METRICS_FILE
         self.health = health
-        truncate_metrics(self.path, start_step)
-        self.file = open(self.path, "a", buffering=1)
+        with writing(self.path):
+            truncate_metrics(self.path, start_step)
+            self.file = open(self.path, "a", buffering=1)
         self.writer = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter  # slow import; only when used
@@ -85,13 +87,8 @@ class MetricsLogger:
             return
         rows = torch.stack([v for _, v in self.pending]).tolist()  # the one sync
         seconds = (time.perf_counter() - self.window_start) / len(rows)
-        for (step, _), row in zip(self.pending, rows):
-            record: dict[str, Any] = {"kind": "train", "step": step, **dict(zip(self.keys, row)), "sec_per_step": seconds}
-            self.file.write(json.dumps(record) + "\n")
-            if self.writer is not None:
-                for key, value in zip(self.keys, row):
-                    self.writer.add_scalar(f"train/{key}", value, step)
-                self.writer.add_scalar("train/sec_per_step", seconds, step)
+        with writing(self.path):
+            self.write_rows(rows, seconds)
         self.last = {**dict(zip(self.keys, rows[-1])), "sec_per_step": seconds}
         self.bar.set_postfix({key: f"{value:.3f}" for key, value in list(zip(self.keys, rows[-1]))[:2]}, refresh=False)
         if not self.progress:
@@ -102,6 +99,18 @@ class MetricsLogger:
                 self.warn(self.pending[-1][0], message)
         self.pending.clear()
         self.window_start = time.perf_counter()
+
+    def write_rows(self, rows: list[list[float]], seconds: float) -> None:
+        """The pending steps' values as JSON lines and TensorBoard scalars."""
+        for (step, _), row in zip(self.pending, rows):
+            # NaN and infinity are not JSON: they are written as null.
+            values = {key: value if math.isfinite(value) else None for key, value in zip(self.keys, row)}
+            record: dict[str, Any] = {"kind": "train", "step": step, **values, "sec_per_step": seconds}
+            self.file.write(json.dumps(record) + "\n")
+            if self.writer is not None:
+                for key, value in zip(self.keys, row):
+                    self.writer.add_scalar(f"train/{key}", value, step)
+                self.writer.add_scalar("train/sec_per_step", seconds, step)
 
     def format_line(self, step: int) -> str:
         v = self.last
@@ -115,13 +124,23 @@ class MetricsLogger:
 
     def event(self, record: dict[str, Any]) -> None:
         """A non-training record (resume, sample grid, ...), written at once."""
-        self.file.write(json.dumps(record) + "\n")
+        with writing(self.path):
+            self.file.write(json.dumps(record) + "\n")
+
+    def restart(self, step: int) -> None:
+        """Training continues from `step` after a rollback: the steps after it
+        are logged again (a "rollback" record tells the two apart)."""
+        self.event({"kind": "rollback", "step": step})
+        self.bar.reset(total=self.bar.total)
+        self.bar.update(step)
+        self.window_start = time.perf_counter()
 
     def evaluation(self, step: int, result: EvalResult) -> None:
         """An --eval-every result: JSON line, TensorBoard scalars, one printed line."""
         self.flush()
         record = {**result.record(), "step": step}
-        self.file.write(json.dumps(record) + "\n")
+        with writing(self.path):
+            self.file.write(json.dumps(record) + "\n")
         if self.writer is not None:
             for key, value in result.metrics.items():
                 self.writer.add_scalar(f"eval/{key}", value, step)
@@ -147,6 +166,12 @@ class SilentLogger:
         pass
 
     def event(self, record: dict[str, Any]) -> None:
+        pass
+
+    def warn(self, step: int, message: str) -> None:
+        pass
+
+    def restart(self, step: int) -> None:
         pass
 
     def close(self) -> None:

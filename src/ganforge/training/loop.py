@@ -16,8 +16,12 @@ so stopping and resuming continues the very same run.
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
+import shutil
 import signal
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,12 +33,23 @@ from ganforge.config import TrainConfig
 from ganforge.data.base import ImageData
 from ganforge.data.points import PointData
 from ganforge.errors import GanforgeError
+from ganforge.io import writing
 from ganforge.models.base import Networks
 from ganforge.objectives import Objective, StepContext
 from ganforge.pipelines.evaluation import evaluate_generator
 from ganforge.tasks import Task, create_task
 from ganforge.training import distributed
-from ganforge.runs.checkpoint import STATE_FILE, Checkpoint, latest_checkpoint, load_checkpoint, read_state, save_checkpoint
+from ganforge.runs.checkpoint import (
+    STATE_FILE,
+    Checkpoint,
+    checkpoint_step,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    load_newest,
+    read_state,
+    save_checkpoint,
+)
 from ganforge.training.distributed import SINGLE_PROCESS, Distributed
 from ganforge.training.health import HealthWatch
 from ganforge.training.logger import MetricsLogger, SilentLogger
@@ -160,7 +175,14 @@ class Trainer:
         self.noise = torch.Generator(device).manual_seed(config.seed + NOISE_SEED_OFFSET)
         self.step = 0
         self._batches_read = 0  # batches read in this step
-        self.stop_requested = False
+        self.stop_requested: int = 0  # the number of the signal that asked to stop, 0: none
+        # Whether every loss since the last check was finite: a flag on the
+        # device, read only where the loop synchronises anyway (logging,
+        # previews, evaluation, checkpoints).
+        self.finite = torch.ones((), dtype=torch.bool, device=device)
+        self.rollbacks = 0
+        self.lr_scale = 1.0  # lowered by --nan-policy lower-lr at each rollback
+        self.start_snapshot: Snapshot | None = None
 
     def learning_rate(self, player: str) -> float:
         lr = self.base_lr.get(player)
@@ -220,8 +242,8 @@ class Trainer:
         order of objective.stats (the last value of each in the step)."""
         if self.cuda_graphs:
             mark_step_begin()
-        if self.config.lr_decay != "none":
-            self.set_learning_rates(learning_rate_factor(self.config, self.step))
+        if self.config.lr_decay != "none" or self.lr_scale != 1.0:
+            self.set_learning_rates(learning_rate_factor(self.config, self.step) * self.lr_scale)
         ctx = self.context()
         stats: dict[str, torch.Tensor] = {}
         for player in self.objective.schedule(self.step):
@@ -231,7 +253,7 @@ class Trainer:
         missing = [key for key in self.objective.stats if key not in stats]
         if missing:
             raise RuntimeError(f"objective '{self.objective.name}' did not report {', '.join(missing)} in step {self.step}")
-        return torch.stack([stats[key].to(self.device) for key in self.objective.stats])
+        return torch.stack([stats[key].detach().float().to(self.device) for key in self.objective.stats])
 
     def set_learning_rates(self, factor: float) -> None:
         """Every player's learning rate at `factor` times the configured one."""
@@ -245,30 +267,75 @@ class Trainer:
         cfg, main = self.config, self.job.is_main
         log = self.make_logger() if main else SilentLogger()
         self.model.train()
+        if latest_checkpoint(checkpoints_root(self.run_dir)) is None:
+            self.start_snapshot = Snapshot.of(self)  # what a rollback before the first checkpoint returns to
         stopping = False
-        with _stop_on_interrupt(self):
+        with _stop_on_signals(self):
             while self.step < cfg.steps and not stopping:
-                # Under DDP the logged values are the means over the processes.
-                log.record(self.step + 1, distributed.mean_across(self.train_step(), self.job))
+                # Under DDP the logged values are the means over the processes,
+                # so a NaN in any process makes every process roll back.
+                values = distributed.mean_across(self.train_step(), self.job)
+                self.finite &= torch.isfinite(values).all()
+                log.record(self.step + 1, values)
                 self.step += 1
                 stopping = self.stopping()
                 done = self.step == cfg.steps or stopping
-                if self.step % cfg.log_every == 0 or done:
+                # The same on every process: a rollback must happen in all of them.
+                due = {
+                    "log": self.step % cfg.log_every == 0 or done,
+                    "sample": self.step % cfg.sample_every == 0 or done,
+                    "eval": self.evaluator is not None and (self.step % cfg.eval_every == 0 or done),
+                    "checkpoint": self.step % cfg.checkpoint_every == 0 or done,
+                }
+                if any(due.values()) and not self.all_finite():
+                    log.flush()  # the non-finite values go to the log (as null) before the rollback
+                    self.roll_back(log)
+                    continue
+                if due["log"]:
                     log.flush()
-                if main and (self.step % cfg.sample_every == 0 or done):
+                if main and due["sample"]:
                     path = self.save_sample_grid()
                     log.event({"kind": "samples", "step": self.step, "path": str(path.relative_to(self.run_dir))})
-                if self.evaluator is not None and (self.step % cfg.eval_every == 0 or done):
+                if due["eval"]:
                     assert isinstance(log, MetricsLogger)
                     self.evaluate(log)
-                if main and (self.step % cfg.checkpoint_every == 0 or done):
+                if main and due["checkpoint"]:
                     log.flush()  # metrics up to a checkpoint are always on disk
                     self.save_checkpoint()
         log.close()
         if not distributed.replicas_agree(self.model, self.job):
             raise GanforgeError("the training processes ended with different weights (DDP replicas diverged); please report this")
-        if stopping and main:
-            print(f"interrupted: checkpoint saved at step {self.step}; run the same command to resume")
+        if stopping:
+            raise TrainingInterrupted(self.stop_requested, self.step, self.run_dir)
+
+    # -- non-finite values --------------------------------------------------
+
+    def all_finite(self) -> bool:
+        """Whether every loss since the last check, and every weight, is finite
+        (one host sync). Under DDP the logged values are already averaged over
+        the processes, so every process reaches the same answer."""
+        finite = bool(self.finite.item()) and not non_finite_parameters(self.model)
+        self.finite.fill_(True)
+        return finite
+
+    def roll_back(self, log: MetricsLogger | SilentLogger) -> None:
+        """Return to the newest checkpoint (or the run's start) after a
+        non-finite loss or weight, as --nan-policy says; stop after
+        --max-rollbacks rollbacks with an error."""
+        cfg, bad_step = self.config, self.step
+        self.rollbacks += 1
+        if cfg.nan_policy == "stop" or self.rollbacks > cfg.max_rollbacks:
+            tried = f" after {cfg.max_rollbacks} rollbacks" if cfg.nan_policy != "stop" else ""
+            raise GanforgeError(
+                f"training produced NaN or infinite values by step {bad_step}{tried}; nothing non-finite was saved. "
+                "Lower the learning rates (--lr-g/--lr-d) or try --nan-policy lower-lr"
+            )
+        if cfg.nan_policy == "lower-lr":
+            self.lr_scale /= 2
+        self.restore_newest()
+        lr = f"; learning rates now x{self.lr_scale:g}" if self.lr_scale != 1.0 else ""
+        log.warn(bad_step, f"non-finite loss or weights by step {bad_step}: rolled back to step {self.step} (rollback {self.rollbacks} of at most {cfg.max_rollbacks}){lr}")
+        log.restart(self.step)
 
     def make_logger(self) -> MetricsLogger:
         signs = self.objective.health_signs
@@ -282,8 +349,8 @@ class Trainer:
         """Whether to stop after this step (Ctrl-C). Processes of a DDP job
         agree on it at logging steps, so that they all stop at the same step."""
         if not self.job.enabled:
-            return self.stop_requested
-        return self.step % self.config.log_every == 0 and distributed.any_across(self.stop_requested, self.job, self.device)
+            return bool(self.stop_requested)
+        return self.step % self.config.log_every == 0 and distributed.any_across(bool(self.stop_requested), self.job, self.device)
 
     # -- evaluation -----------------------------------------------------------
 
@@ -304,7 +371,8 @@ class Trainer:
     def save_sample_grid(self) -> Path:
         """The task's preview of this step (fixed inputs, so steps compare)."""
         path = self.run_dir / "samples" / f"step-{self.step:08d}.png"
-        return self.task.save_preview(self.model, path)
+        with writing(path):
+            return self.task.save_preview(self.model, path)
 
     def rng_states(self) -> dict[str, torch.Tensor]:
         states = {"torch_cpu": torch.get_rng_state(), "noise": self.noise.get_state(), **self.objective.rng_states()}
@@ -313,7 +381,7 @@ class Trainer:
         return states
 
     def save_checkpoint(self) -> Path:
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"lr_scale": self.lr_scale} if self.lr_scale != 1.0 else {}
         if self.scalers:
             extra["grad_scalers"] = {name: scaler.state_dict() for name, scaler in self.scalers.items()}
         return save_checkpoint(
@@ -328,23 +396,40 @@ class Trainer:
         )
 
     def resume(self) -> int:
-        """Restore the newest checkpoint, if any; returns the step to continue from."""
-        path = latest_checkpoint(checkpoints_root(self.run_dir))
-        if path is None:
+        """Restore the newest checkpoint that loads (a newer, damaged one is
+        skipped with a warning); returns the step to continue from."""
+        if latest_checkpoint(checkpoints_root(self.run_dir)) is None:
             return 0
-        restored: Checkpoint = load_checkpoint(path, self.model, self.optimizers)
+        restored, path = load_newest(self.run_dir, lambda path: load_checkpoint(path, self.model, self.optimizers))
+        set_aside_newer(path)
+        self.restore(restored)
+        self.lr_scale = float(restored.extra.get("lr_scale", 1.0))
+        self.best_fid = self._saved_best_fid()
+        return self.step
+
+    def restore_newest(self) -> None:
+        """Back to the newest checkpoint, or to the start of a run that has none yet."""
+        if latest_checkpoint(checkpoints_root(self.run_dir)) is not None:
+            restored, _ = load_newest(self.run_dir, lambda path: load_checkpoint(path, self.model, self.optimizers))
+        else:
+            assert self.start_snapshot is not None
+            restored = self.start_snapshot.restore_into(self)
+        self.restore(restored)
+
+    def restore(self, restored: Checkpoint) -> None:
+        """Step, RNG streams, grad scalers and the objective's state of `restored`
+        (the weights and optimizers are loaded with it)."""
         self.step = restored.step
         for name, state in restored.extra.get("grad_scalers", {}).items():
             if name in self.scalers:  # fp16 then and now
                 self.scalers[name].load_state_dict(state)
-        self.best_fid = self._saved_best_fid()
         torch.set_rng_state(restored.rng_states["torch_cpu"])
         self.noise.set_state(restored.rng_states["noise"])
         self.objective.load_rng_states(restored.rng_states)
         self.objective.load_state_tensors({k: v.to(self.device) for k, v in restored.objective_state.items()})
         if self.device.type == "cuda" and "torch_cuda" in restored.rng_states:
             torch.cuda.set_rng_state(restored.rng_states["torch_cuda"], self.device)
-        return self.step
+        self.finite.fill_(True)
 
     def _saved_best_fid(self) -> float:
         best = latest_checkpoint(best_root(self.run_dir))
@@ -369,21 +454,93 @@ def check_process_layout(config: TrainConfig, job: Distributed) -> None:
         raise GanforgeError(f"--unroll does not run in several processes (here {job.world_size}): train it in one process")
 
 
-class _stop_on_interrupt:
-    """First Ctrl-C: finish the current step, checkpoint, stop. Second: abort."""
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on Ctrl-C (SIGINT) or SIGTERM, after saving a
+    checkpoint. A KeyboardInterrupt, so that code which stops on Ctrl-C stops;
+    the CLI exits with 128 + the signal's number (130, 143)."""
+
+    def __init__(self, signum: int, step: int, run_dir: Path) -> None:
+        self.signum, self.step, self.run_dir = signum, step, run_dir
+        name = signal.Signals(signum).name if signum else "a request"
+        super().__init__(f"interrupted by {name}: checkpoint saved at step {step} in {run_dir}; run the same command to resume")
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + (self.signum or signal.SIGINT)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _stop_on_signals:
+    """First Ctrl-C or SIGTERM (what schedulers and `docker stop` send):
+    finish the current step, checkpoint, stop. A second one of the same
+    signal acts as it would without ganforge (Ctrl-C aborts at once)."""
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
-        self.previous: Any = None
+        self.previous: dict[int, Any] = {}
 
     def __enter__(self) -> None:
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.previous = {signum: signal.signal(signum, self._handle) for signum in STOP_SIGNALS}
 
     def _handle(self, signum: int, frame: Any) -> None:
-        self.trainer.stop_requested = True
-        signal.signal(signal.SIGINT, self.previous)
+        self.trainer.stop_requested = signum
+        signal.signal(signum, self.previous[signum])
 
     def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
+def set_aside_newer(loaded: Path) -> list[Path]:
+    """Rename the checkpoints newer than `loaded` (they did not load) to
+    NAME.damaged: kept for a look, out of the way of the steps to be saved again."""
+    moved = []
+    for step, path in list_checkpoints(loaded.parent):
+        if step > checkpoint_step(loaded):
+            target = path.with_name(f"{path.name}.damaged")
+            shutil.rmtree(target, ignore_errors=True)
+            path.rename(target)
+            warnings.warn(f"damaged checkpoint {path} kept as {target.name}; training goes on from {loaded.name}", stacklevel=2)
+            moved.append(target)
+    return moved
+
+
+def non_finite_parameters(model: nn.Module) -> bool:
+    """Whether any weight or buffer of `model` holds NaN or infinity (one sync)."""
+    tensors = [t for t in [*model.parameters(), *model.buffers()] if t.is_floating_point()]
+    if not tensors:
+        return False
+    return not bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+
+
+@dataclasses.dataclass
+class Snapshot:
+    """A fresh run's state before its first step, in memory: where a rollback
+    returns to when the run has no checkpoint yet."""
+
+    weights: dict[str, torch.Tensor]
+    optimizers: dict[str, dict[str, Any]]
+    checkpoint: Checkpoint
+
+    @classmethod
+    def of(cls, trainer: Trainer) -> Snapshot:
+        return cls(
+            weights={k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
+            optimizers={name: copy.deepcopy(opt.state_dict()) for name, opt in trainer.optimizers.items()},
+            checkpoint=Checkpoint(
+                step=trainer.step,
+                rng_states={k: v.clone() for k, v in trainer.rng_states().items()},
+                extra={"grad_scalers": {name: s.state_dict() for name, s in trainer.scalers.items()}},
+                objective_state={k: v.detach().clone() for k, v in trainer.objective.state_tensors().items()},
+            ),
+        )
+
+    def restore_into(self, trainer: Trainer) -> Checkpoint:
+        """Load the snapshot's weights and optimizers into `trainer`; the rest is returned for Trainer.restore."""
+        trainer.model.load_state_dict(self.weights)
+        for name, optimizer in trainer.optimizers.items():
+            optimizer.load_state_dict(copy.deepcopy(self.optimizers[name]))
+        return self.checkpoint
