@@ -320,5 +320,8 @@ def parse_options(items: list[str] | None, kind: str = "model") -> dict[str, Any
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise GanforgeError(f"{kind} option '{item}' must look like KEY=VALUE")
-        options[key.strip().replace("-", "_")] = parse_option_value(value.strip())
+        parsed = parse_option_value(value.strip())
+        if any(isinstance(v, float) and not math.isfinite(v) for v in (parsed if isinstance(parsed, list) else [parsed])):
+            raise GanforgeError(f"{kind} option '{item}' must be a finite number")
+        options[key.strip().replace("-", "_")] = parsed
     return options

@@ -105,9 +105,11 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         for child in sorted(tmp.rglob("*")):
             if child.is_file():
+                _as_umask_allows(child, 0o666)  # writers such as safetensors create files 0600
                 with open(child, "rb+") as f:
                     os.fsync(f.fileno())
             elif child.is_dir():
+                _as_umask_allows(child, 0o777)
                 _fsync_dir(child)
         os.rename(tmp, target)
         _fsync_dir(target.parent)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import math
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -58,16 +59,53 @@ def _numpy_attr(module: str, name: str) -> Any:
     raise GanforgeError(f"this numpy has no {module}.{name}")
 
 
+# The largest array a CIFAR pickle may ask for: a batch's data is 10,000 x 3,072
+# bytes (30 MB); the limit leaves room for the test batch and odd re-packings.
+MAX_ARRAY_BYTES = 256 * 2**20
+
+
+def _check_array_size(shape: Any, dtype: Any) -> None:
+    """Refuse, before any allocation, an array larger than a CIFAR batch can be:
+    an allow-listed constructor must not let a file ask for terabytes."""
+    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    try:
+        itemsize = np.dtype(dtype).itemsize
+        size = math.prod(int(d) for d in dims) * itemsize  # Python integers: no overflow
+    except (TypeError, ValueError) as error:
+        raise GanforgeError(f"a pickle asks for an array of shape {shape!r} and type {dtype!r}, which numpy cannot make ({error})") from None
+    if any(int(d) < 0 for d in dims) or size > MAX_ARRAY_BYTES:
+        raise GanforgeError(f"a pickle asks for an array of shape {shape!r} ({size:,} bytes); a CIFAR batch holds about 30 MB")
+
+
+class _CheckedArray(np.ndarray):
+    """numpy.ndarray as a pickle may call it: checked for size, then a plain ndarray."""
+
+    def __new__(cls, shape: Any, dtype: Any = float, *args: Any, **kwargs: Any) -> np.ndarray:  # type: ignore[misc]
+        _check_array_size(shape, dtype)
+        return np.ndarray.__new__(np.ndarray, shape, dtype, *args, **kwargs)
+
+
+def _checked_reconstruct(module: str) -> Callable[..., np.ndarray]:
+    """numpy's _reconstruct(subtype, shape, dtype), checked for size and always a plain ndarray."""
+    reconstruct = _numpy_attr(module, "_reconstruct")
+
+    def checked(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+        _check_array_size(shape, dtype)
+        return reconstruct(np.ndarray, shape, dtype)
+
+    return checked
+
+
 # (module, name) -> how to resolve it. Only array/dtype reconstruction: no callables
 # that touch the file system, processes, imports or eval.
 _ALLOWED: dict[tuple[str, str], Callable[[], Any]] = {
-    ("numpy", "ndarray"): lambda: np.ndarray,
+    ("numpy", "ndarray"): lambda: _CheckedArray,
     ("numpy", "dtype"): lambda: np.dtype,
     ("_codecs", "encode"): lambda: _latin1_encode,
 }
 for _module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-    for _name in ("_reconstruct", "scalar"):
-        _ALLOWED[(_module, _name)] = lambda m=_module, n=_name: _numpy_attr(m, n)
+    _ALLOWED[(_module, "_reconstruct")] = lambda m=_module: _checked_reconstruct(m)
+    _ALLOWED[(_module, "scalar")] = lambda m=_module: _numpy_attr(m, "scalar")
 for _module in ("numpy.core.numeric", "numpy._core.numeric"):
     # Protocol-5 pickles of arrays rebuild them with _frombuffer.
     _ALLOWED[(_module, "_frombuffer")] = lambda m=_module: _numpy_attr(m, "_frombuffer")

@@ -11,6 +11,7 @@ IDX files (e.g. `train5k-*`) loads like the originals. The parser is ours
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ def read_idx(path: str | os.PathLike[str], magic: int) -> np.ndarray:
     if len(raw) < header:
         raise GanforgeError(f"IDX file {path} is truncated (header cut off)")
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(dims, dtype=np.int64))
+    expected = math.prod(dims)  # Python integers: four 2**32 dimensions do not overflow
     actual = len(raw) - header
     if actual != expected:
         state = "truncated" if actual < expected else "corrupt (longer than its header says)"

@@ -99,23 +99,31 @@ def non_finite_tensors(tensors: dict[str, torch.Tensor]) -> list[str]:
     return [name for name, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 
-def load_newest(run_dir: Path, load: Callable[[Path], T], what: str = "checkpoint") -> tuple[T, Path]:
+def load_newest(run_dir: Path, load: Callable[[Path], T], *, set_aside: bool = False) -> tuple[T, Path]:
     """`load` the newest checkpoint of `run_dir` that loads; a newer one that
-    does not (truncated, corrupt) is skipped with a warning naming it."""
+    does not (truncated, corrupt) is skipped with a warning naming it.
+    `set_aside` (a trainer, under the run's lock): rename the skipped ones to
+    NAME.damaged, kept for a look and out of the way of the steps to be saved again."""
     found = list_checkpoints(run_dir / "checkpoints")
     if not found:
         raise GanforgeError(f"run {run_dir} has no checkpoint yet; train it first")
-    failures: list[str] = []
+    failures: list[tuple[Path, str]] = []
     for _, path in reversed(found):
         try:
             loaded = load(path)
         except GanforgeError as error:
-            failures.append(str(error))
+            failures.append((path, str(error)))
             continue
-        for failure in failures:
-            warnings.warn(f"skipped {what}: {failure}; using {path.name} instead", stacklevel=2)
+        for failed, reason in failures:
+            kept = ""
+            if set_aside:
+                target = failed.with_name(f"{failed.name}.damaged")
+                shutil.rmtree(target, ignore_errors=True)
+                failed.rename(target)
+                kept = f" (kept as {target.name})"
+            warnings.warn(f"skipped checkpoint: {reason}; using {path.name} instead{kept}", stacklevel=2)
         return loaded, path
-    raise GanforgeError(f"run {run_dir} has no {what} that loads: {'; '.join(failures)}")
+    raise GanforgeError(f"run {run_dir} has no checkpoint that loads: {'; '.join(reason for _, reason in failures)}")
 
 
 def checkpoint_path(run_dir: Path, checkpoint: int | str | None = None) -> Path:

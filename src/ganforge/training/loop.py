@@ -18,10 +18,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import shutil
 import signal
 import threading
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,9 +40,7 @@ from ganforge.training import distributed
 from ganforge.runs.checkpoint import (
     STATE_FILE,
     Checkpoint,
-    checkpoint_step,
     latest_checkpoint,
-    list_checkpoints,
     load_checkpoint,
     load_newest,
     read_state,
@@ -270,43 +266,50 @@ class Trainer:
         if latest_checkpoint(checkpoints_root(self.run_dir)) is None:
             self.start_snapshot = Snapshot.of(self)  # what a rollback before the first checkpoint returns to
         stopping = False
-        with _stop_on_signals(self):
-            while self.step < cfg.steps and not stopping:
-                # Under DDP the logged values are the means over the processes,
-                # so a NaN in any process makes every process roll back.
-                values = distributed.mean_across(self.train_step(), self.job)
-                self.finite &= torch.isfinite(values).all()
-                log.record(self.step + 1, values)
-                self.step += 1
-                stopping = self.stopping()
-                done = self.step == cfg.steps or stopping
-                # The same on every process: a rollback must happen in all of them.
-                due = {
-                    "log": self.step % cfg.log_every == 0 or done,
-                    "sample": self.step % cfg.sample_every == 0 or done,
-                    "eval": self.evaluator is not None and (self.step % cfg.eval_every == 0 or done),
-                    "checkpoint": self.step % cfg.checkpoint_every == 0 or done,
-                }
-                if any(due.values()) and not self.all_finite():
-                    log.flush()  # the non-finite values go to the log (as null) before the rollback
-                    self.roll_back(log)
-                    continue
-                if due["log"]:
-                    log.flush()
-                if main and due["sample"]:
-                    path = self.save_sample_grid()
-                    log.event({"kind": "samples", "step": self.step, "path": str(path.relative_to(self.run_dir))})
-                if due["eval"]:
-                    assert isinstance(log, MetricsLogger)
-                    self.evaluate(log)
-                if main and due["checkpoint"]:
-                    log.flush()  # metrics up to a checkpoint are always on disk
-                    self.save_checkpoint()
-        log.close()
+        try:
+            with _stop_on_signals(self):
+                while self.step < cfg.steps and not stopping:
+                    # Under DDP the logged values are the means over the processes,
+                    # so a NaN in any process makes every process roll back.
+                    values = distributed.mean_across(self.train_step(), self.job)
+                    self.finite &= torch.isfinite(values).all()
+                    log.record(self.step + 1, values)
+                    self.step += 1
+                    stopping = self.stopping()
+                    due = self.due(done=self.step == cfg.steps or stopping)
+                    if due and not self.all_finite():
+                        log.flush()  # the non-finite values go to the log (as null) before the rollback
+                        self.roll_back(log)
+                        continue
+                    self.periodic(due, log)
+        finally:
+            log.close()  # also after an error: what was logged is on disk
         if not distributed.replicas_agree(self.model, self.job):
             raise GanforgeError("the training processes ended with different weights (DDP replicas diverged); please report this")
         if stopping:
             raise TrainingInterrupted(self.stop_requested, self.step, self.run_dir)
+
+    def due(self, done: bool) -> set[str]:
+        """What the loop does after this step: log, sample, eval, checkpoint.
+        The same in every process, since a rollback must happen in all of them."""
+        cfg = self.config
+        every = {"log": cfg.log_every, "sample": cfg.sample_every, "eval": cfg.eval_every if self.evaluator else 0, "checkpoint": cfg.checkpoint_every}
+        return {name for name, n in every.items() if n and (self.step % n == 0 or done)}
+
+    def periodic(self, due: set[str], log: MetricsLogger | SilentLogger) -> None:
+        """The due actions: metrics to disk, a preview, an evaluation, a checkpoint (rank 0 writes)."""
+        main = self.job.is_main
+        if "log" in due:
+            log.flush()
+        if main and "sample" in due:
+            path = self.save_sample_grid()
+            log.event({"kind": "samples", "step": self.step, "path": str(path.relative_to(self.run_dir))})
+        if "eval" in due:
+            assert isinstance(log, MetricsLogger)
+            self.evaluate(log)
+        if main and "checkpoint" in due:
+            log.flush()  # metrics up to a checkpoint are always on disk
+            self.save_checkpoint()
 
     # -- non-finite values --------------------------------------------------
 
@@ -400,8 +403,7 @@ class Trainer:
         skipped with a warning); returns the step to continue from."""
         if latest_checkpoint(checkpoints_root(self.run_dir)) is None:
             return 0
-        restored, path = load_newest(self.run_dir, lambda path: load_checkpoint(path, self.model, self.optimizers))
-        set_aside_newer(path)
+        restored = self.load_newest_checkpoint()
         self.restore(restored)
         self.lr_scale = float(restored.extra.get("lr_scale", 1.0))
         self.best_fid = self._saved_best_fid()
@@ -410,11 +412,17 @@ class Trainer:
     def restore_newest(self) -> None:
         """Back to the newest checkpoint, or to the start of a run that has none yet."""
         if latest_checkpoint(checkpoints_root(self.run_dir)) is not None:
-            restored, _ = load_newest(self.run_dir, lambda path: load_checkpoint(path, self.model, self.optimizers))
+            restored = self.load_newest_checkpoint()
         else:
             assert self.start_snapshot is not None
             restored = self.start_snapshot.restore_into(self)
         self.restore(restored)
+
+    def load_newest_checkpoint(self) -> Checkpoint:
+        """Weights and optimizers from the newest checkpoint that loads; newer,
+        damaged ones are set aside (the trainer holds the run's lock)."""
+        restored, _ = load_newest(self.run_dir, lambda path: load_checkpoint(path, self.model, self.optimizers), set_aside=True)
+        return restored
 
     def restore(self, restored: Checkpoint) -> None:
         """Step, RNG streams, grad scalers and the objective's state of `restored`
@@ -492,20 +500,6 @@ class _stop_on_signals:
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
-
-
-def set_aside_newer(loaded: Path) -> list[Path]:
-    """Rename the checkpoints newer than `loaded` (they did not load) to
-    NAME.damaged: kept for a look, out of the way of the steps to be saved again."""
-    moved = []
-    for step, path in list_checkpoints(loaded.parent):
-        if step > checkpoint_step(loaded):
-            target = path.with_name(f"{path.name}.damaged")
-            shutil.rmtree(target, ignore_errors=True)
-            path.rename(target)
-            warnings.warn(f"damaged checkpoint {path} kept as {target.name}; training goes on from {loaded.name}", stacklevel=2)
-            moved.append(target)
-    return moved
 
 
 def non_finite_parameters(model: nn.Module) -> bool:
