@@ -130,7 +130,7 @@ def test_conditional_model_on_unlabelled_data_is_refused(tmp_path: Path) -> None
         ({"diffaugment": "translation,zoom"}, "unknown DiffAugment policy zoom"),
         ({"ema": 1.0}, "--ema must be a decay in \\[0, 1\\)"),
         ({"gp": -1.0}, "--gp must be 0 \\(off\\) or positive"),
-        ({"optimizer": "sgd"}, "--optimizer must be one of adam, rmsprop"),
+        ({"optimizer": "lbfgs"}, "--optimizer must be one of adam, rmsprop, sgd"),
     ],
 )
 def test_options_that_do_not_apply_are_named(tmp_path: Path, overrides: dict[str, Any], message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.models import MODELS, create_model, from_config, image_models, is_conditional, list_models, models_of_task, takes_points
 from ganforge.models.registry import POINT_MODELS
@@ -70,8 +71,34 @@ def test_vanilla_layer_sizes_follow_the_spec() -> None:
     model = create_model("vanilla", image_shape=(1, 28, 28))
     g = [m.out_features for m in model.generator.modules() if isinstance(m, torch.nn.Linear)]
     d = [m.out_features for m in model.discriminator.modules() if isinstance(m, torch.nn.Linear)]
-    assert g == [128, 256, 512, 784]
+    assert g == [128, 256, 512, 1024, 784]
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in model.generator.modules()) == 3
     assert d == [512, 256, 1]
+    assert model.training_defaults["ema"] == 0.999 and model.training_defaults["optimizer"] == "adam"
+
+
+def test_vanillas_paper_recipe_is_sgd_with_momentum_without_batch_norm() -> None:
+    model = create_model("vanilla", image_shape=(1, 28, 28), recipe="paper")
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in model.generator.modules())
+    assert model.training_defaults == {"optimizer": "sgd", "lr_g": 0.1, "lr_d": 0.1, "momentum": 0.5, "ema": 0.0}
+    config = TrainConfig(model="vanilla").with_model_defaults(model.training_defaults)
+    assert (config.optimizer, config.momentum, config.beta1, config.beta2) == ("sgd", 0.5, None, None)
+    with pytest.raises(GanforgeError, match="--beta1 does not apply to the sgd optimizer"):
+        TrainConfig(model="vanilla", beta1=0.5).with_model_defaults(model.training_defaults)
+    with pytest.raises(GanforgeError, match="--momentum does not apply to the adam optimizer"):
+        TrainConfig(momentum=0.9).with_model_defaults({})
+
+
+@pytest.mark.parametrize("name, options, old_layer", [("vanilla", {}, None), ("cgan", {"num_classes": 10}, "Maxout")])
+def test_runs_made_before_the_new_defaults_rebuild_their_old_networks(name: str, options: dict, old_layer: str | None) -> None:
+    new = create_model(name, image_shape=(1, 28, 28), **options)
+    assert new.config["defaults"] == 2
+    saved_before = {k: v for k, v in new.config.items() if k != "defaults"}  # what an older ganforge wrote
+    old = from_config(saved_before)
+    assert set(old.state_dict()) != set(new.state_dict())
+    if old_layer:
+        assert any(type(m).__name__ == old_layer for m in old.discriminator.modules())
+    assert set(from_config(new.config).state_dict()) == set(new.state_dict())
 
 
 def test_dcgan_28_starts_with_a_6272_unit_dense_layer() -> None:

@@ -153,6 +153,6 @@ def test_precise_bn_recalibrates_g_on_load_and_leaves_the_run_alone(run_dir: Pat
 
 
 def test_precise_bn_names_a_generator_without_batch_norm(make_config: Callable[..., TrainConfig]) -> None:
-    run_dir = ganforge.train(make_config(model="vanilla", model_options={}, run="mlp")).run_dir
+    run_dir = ganforge.train(make_config(model="vanilla", model_options={"g_norm": "none"}, run="mlp")).run_dir
     with pytest.raises(GanforgeError, match="--precise-bn: the generator of run .*mlp has no batch-norm layers"):
         ganforge.load(run_dir, precise_bn=True)

@@ -49,7 +49,7 @@ RESUMABLE_FIELDS = frozenset(
 
 # Fields whose None means "the model's paper default" (see GAN.training_defaults).
 MODEL_DEFAULTED_FIELDS = (
-    "objective", "loss", "d_steps", "batch_size", "lr_g", "lr_d", "lr_decay", "lr_decay_start", "optimizer", "beta1", "beta2", "clip", "gp", "ema",
+    "objective", "loss", "d_steps", "batch_size", "lr_g", "lr_d", "lr_decay", "lr_decay_start", "optimizer", "beta1", "beta2", "momentum", "clip", "gp", "ema",
 )
 FALLBACK_DEFAULTS: dict[str, Any] = {
     "objective": "adversarial",
@@ -63,11 +63,13 @@ FALLBACK_DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
     "beta1": 0.5,
     "beta2": 0.999,
+    "momentum": 0.5,
     "clip": 0.0,
     "gp": 0.0,
     "ema": 0.0,
 }
-OPTIMIZERS = ("adam", "rmsprop")
+# sgd: with momentum, the original GAN paper's (Goodfellow et al. 2014).
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
 PRECISIONS = ("fp32", "bf16", "fp16")
 # torch.compile's modes; reduce-overhead replays CUDA graphs on a GPU.
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
@@ -109,9 +111,10 @@ class TrainConfig:
     batch_size: int | None = None  # the model's (pix2pix: 1), else 64
     lr_g: float | None = None
     lr_d: float | None = None
-    optimizer: str | None = None  # adam or rmsprop
+    optimizer: str | None = None  # adam, rmsprop or sgd
     beta1: float | None = None
     beta2: float | None = None
+    momentum: float | None = None  # sgd's momentum (the model's, else 0.5)
     lr_decay: str | None = None  # "linear": every learning rate falls linearly to 0 at --steps
     lr_decay_start: float | None = None  # with linear: constant until this fraction of --steps (pix2pix: 0.5)
     # Regularisers (0 / empty: off).
@@ -174,7 +177,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise GanforgeError(f"--{name.replace('_', '-')} must be positive, got {value}")
-        for name in ("beta1", "beta2"):
+        for name in ("beta1", "beta2", "momentum"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0:
                 raise GanforgeError(f"--{name} must be in [0, 1), got {value}")
@@ -250,11 +253,13 @@ class TrainConfig:
             else defaults.get(name, FALLBACK_DEFAULTS[name])
             for name in MODEL_DEFAULTED_FIELDS
         }
-        if filled["optimizer"] == "rmsprop":
-            given = [f"--{name}" for name in ("beta1", "beta2") if getattr(self, name) is not None]
-            if given:
-                raise GanforgeError(f"{' and '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to the rmsprop optimizer (Adam's betas)")
-            filled["beta1"] = filled["beta2"] = None
+        # Each optimizer's own settings; another's, when given, are refused by name.
+        own = {"adam": ("beta1", "beta2"), "rmsprop": (), "sgd": ("momentum",)}[filled["optimizer"]]
+        foreign = [name for name in ("beta1", "beta2", "momentum") if name not in own]
+        given = [f"--{name}" for name in foreign if getattr(self, name) is not None]
+        if given:
+            raise GanforgeError(f"{' and '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to the {filled['optimizer']} optimizer")
+        filled.update({name: None for name in foreign})
         return dataclasses.replace(self, **filled)
 
 

@@ -22,11 +22,24 @@ STRUCTURAL_ARGS = ("image_shape", "z_dim", "num_classes", "input_channels")
 MODEL_TASKS: dict[str, str] = {}
 
 
-def register_model(name: str, description: str, *, task: str = "generate") -> Callable[[ModelFn], ModelFn]:
+# Models whose default options changed (in ganforge 0.2: vanilla and cgan got
+# recipes that work): the options their runs were made with before, by name.
+# A saved model config without "defaults": 2 is rebuilt with these, so older
+# runs keep loading into the networks they trained.
+DEFAULTS_VERSION = 2
+OLDER_DEFAULTS: dict[str, dict[str, Any]] = {}
+
+
+def register_model(
+    name: str, description: str, *, task: str = "generate", older_defaults: dict[str, Any] | None = None
+) -> Callable[[ModelFn], ModelFn]:
     """Register `fn(*, image_shape, [z_dim,] [num_classes,] **options) -> GAN`,
-    or for another task (e.g. "paired") a factory of that task's networks."""
+    or for another task (e.g. "paired") a factory of that task's networks.
+    `older_defaults`: the options that were the defaults before DEFAULTS_VERSION."""
     if task != "generate":
         MODEL_TASKS[name] = task
+    if older_defaults is not None:
+        OLDER_DEFAULTS[name] = older_defaults
     return MODELS.register(name, description)
 
 
@@ -138,6 +151,8 @@ def create_model(
     }
     if model.task != "generate":  # only then: configs of older runs keep matching
         model.config["task"] = model.task
+    if name in OLDER_DEFAULTS:
+        model.config["defaults"] = DEFAULTS_VERSION
     if "input_channels" in kwargs:
         model.config["input_channels"] = kwargs["input_channels"]
     # Only recorded when on, so configs written before these existed still match.
@@ -174,5 +189,13 @@ def from_config(config: dict[str, Any]) -> GAN:
         minibatch_std=config.get("minibatch_std", False),
         minibatch_disc=config.get("minibatch_disc", 0),
         input_channels=config.get("input_channels"),
-        **config.get("options", {}),
+        **options_of(config),
     )
+
+
+def options_of(config: dict[str, Any]) -> dict[str, Any]:
+    """The options of a saved model config, with the defaults of the version it was made with."""
+    options = dict(config.get("options", {}))
+    if config.get("defaults", 1) < DEFAULTS_VERSION:
+        options = {**OLDER_DEFAULTS.get(config["name"], {}), **options}
+    return options

@@ -111,9 +111,9 @@ def check_regularizers(config: TrainConfig, model: GAN) -> None:
     takes_gp = "gp" in objective_options(config.objective or "adversarial")  # else the objective refuses --gp itself
     if config.gp and takes_gp and uses_batch_norm(model.discriminator):
         warn_batch_norm_critic(config.model)
-    if config.unroll and config.optimizer == "rmsprop":
+    if config.unroll and config.optimizer != "adam":
         raise GanforgeError(
-            f"--unroll does not apply to the rmsprop optimizer (model '{config.model}'): "
+            f"--unroll does not apply to the {config.optimizer} optimizer (model '{config.model}'): "
             "the unrolled D updates are Adam steps; add --optimizer adam"
         )
 
