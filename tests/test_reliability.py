@@ -13,8 +13,11 @@ import json
 import math
 import os
 import pickle
+import signal
 import stat
 import struct
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -311,3 +314,30 @@ def test_a_cifar_pickle_of_a_normal_array_still_loads(tmp_path: Path) -> None:
     loaded = safe_load_pickle(path)[b"data"]
     assert type(loaded) is np.ndarray and np.array_equal(loaded, array)
     assert math.prod(loaded.shape) == 12
+
+
+# -- kill -9 ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_kill_9_loses_at_most_one_interval_and_the_same_command_resumes(tmp_path: Path) -> None:
+    args = ["train", "--steps", "100000", "--batch-size", "16", "--run", "k", "-O", "ngf=8", "-O", "ndf=8", "--no-progress",
+            "--log-every", "5", "--checkpoint-every", "10", "--sample-every", "100000", "--no-tensorboard", "--device", "cpu"]  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "ganforge", *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    last = 0
+    for line in process.stdout:  # let it write a few checkpoints
+        if line.startswith("step "):
+            last = int(line.split()[1])
+            if last >= 45:
+                break
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    checkpoints = tmp_path / "runs" / "k" / "checkpoints"
+    saved = [step for step, _ in list_checkpoints(checkpoints)]
+    assert saved and last - saved[-1] <= 10 + 5  # one interval, plus the steps logged since
+    assert all_checkpoints_finite(tmp_path / "runs" / "k")  # every complete folder loads
+    # No stale lock: the killed trainer's lock went with it.
+    resumed = subprocess.run([sys.executable, "-m", "ganforge", *args[:2], str(saved[-1] + 5), *args[3:]], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming at step {saved[-1]}" in resumed.stdout
