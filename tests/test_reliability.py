@@ -13,6 +13,7 @@ import json
 import math
 import os
 import pickle
+import shutil
 import signal
 import stat
 import struct
@@ -203,6 +204,20 @@ def test_a_read_only_runs_folder_is_one_line(make_config: MakeConfig, monkeypatc
     monkeypatch.setattr(Path, "mkdir", read_only)
     with pytest.raises(WriteError, match="cannot write .*runs/test: Read-only file system"):
         train(make_config())
+
+
+def test_a_run_folder_removed_while_training_is_one_line_and_not_recreated(make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = Trainer.train_step
+
+    def remove_the_folder_at_step_4(self: Trainer) -> torch.Tensor:
+        if self.step == 4:
+            shutil.rmtree(self.run_dir)
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "train_step", remove_the_folder_at_step_4)
+    with pytest.raises(WriteError, match="runs/test: the run folder was removed or replaced while training"):
+        train(make_config(steps=9))
+    assert not (Path(make_config().runs_dir) / "test").exists()  # nothing written into a new, config-less folder
 
 
 def test_a_finished_run_started_again_writes_nothing(make_config: MakeConfig, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,4 +6,5 @@ read by training, pipelines, evaluation and diagnosis alike.
     runs/NAME/best/              the best-FID checkpoint under --eval-every
     runs/NAME/samples/           previews
     runs/NAME/metrics.jsonl      training and evaluation records
+    runs/NAME/.lock              held by the one trainer of the run (ganforge.runs.lock)
 """

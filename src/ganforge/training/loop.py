@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ from ganforge.config import TrainConfig
 from ganforge.data.base import ImageData
 from ganforge.data.points import PointData
 from ganforge.errors import GanforgeError
-from ganforge.io import writing
+from ganforge.io import WriteError, writing
 from ganforge.models.base import Networks
 from ganforge.objectives import Objective, StepContext
 from ganforge.pipelines.evaluation import evaluate_generator
@@ -182,6 +183,7 @@ class Trainer:
         self.rollbacks = 0
         self.lr_scale = 1.0  # lowered by --nan-policy lower-lr at each rollback
         self.start_snapshot: Snapshot | None = None
+        self.run_folder: tuple[int, int] | None = None  # the run folder's identity while training
 
     def learning_rate(self, player: str) -> float:
         lr = self.base_lr.get(player)
@@ -268,6 +270,9 @@ class Trainer:
         self.model.train()
         if latest_checkpoint(checkpoints_root(self.run_dir)) is None:
             self.start_snapshot = Snapshot.of(self)  # what a rollback before the first checkpoint returns to
+        with writing(self.run_dir):
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.run_folder = folder_identity(self.run_dir)
         stopping = False
         try:
             with _stop_on_signals(self):
@@ -302,6 +307,9 @@ class Trainer:
     def periodic(self, due: set[str], log: MetricsLogger | SilentLogger) -> None:
         """The due actions: metrics to disk, a preview, an evaluation, a checkpoint (rank 0 writes)."""
         main = self.job.is_main
+        if main and folder_identity(self.run_dir) != self.run_folder:
+            # Writing on would recreate parts of the folder without its config.
+            raise WriteError(self.run_dir, "the run folder was removed or replaced while training")
         if "log" in due:
             log.flush()
         if main and "sample" in due:
@@ -503,6 +511,16 @@ class _stop_on_signals:
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
+
+
+def folder_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of folder `path`, None when it is gone: a folder removed
+    and made again under the same name is another folder."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def non_finite_parameters(model: nn.Module) -> bool:
