@@ -202,7 +202,7 @@ def test_a_resumed_run_remembers_its_best_fid(make_config: MakeConfig) -> None:
     original = Trainer.evaluate
 
     def spy(self: Trainer, log: object) -> dict[str, float]:
-        seen.append(self.best_fid)
+        seen.append(self.best_score)
         return original(self, log)  # type: ignore[arg-type]
 
     with pytest.MonkeyPatch.context() as mp:

@@ -200,6 +200,25 @@ def test_pix2pix_trains_with_the_paper_defaults_previews_and_resumes_exactly(pai
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
+def test_eval_every_scores_the_test_pairs_keeps_the_lowest_l1_and_changes_nothing(pairs: Path, tmp_path: Path) -> None:
+    args = ["--steps", "4", "--checkpoint-every", "2"]
+    assert main(train_args(pairs, tmp_path / "plain", *args)) == 0
+    assert main(train_args(pairs, tmp_path / "scored", *args, "--eval-every", "2")) == 0
+    run = tmp_path / "scored" / "p2p"
+    evals = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "eval"]
+    assert [r["step"] for r in evals] == [2, 4]
+    assert all({"l1", "psnr", "ssim"} <= set(r) and r["n_fake"] == 3 for r in evals)  # the 3 test pairs
+    best = json.loads(next((run / "best").glob("step-*/state.json")).read_text())["extra"]
+    assert best["best_metric"] == "l1" and best["l1"] == min(r["l1"] for r in evals)
+    from safetensors.torch import load_file
+
+    # Evaluating draws dropout from its own stream: the trained weights are the same.
+    plain = load_file(tmp_path / "plain" / "p2p" / "checkpoints" / "step-00000004" / "model.safetensors")
+    scored = load_file(run / "checkpoints" / "step-00000004" / "model.safetensors")
+    assert all(torch.equal(plain[k], scored[k]) for k in plain)
+    assert ganforge.load(run, checkpoint="best", device="cpu").step == json.loads(next((run / "best").glob("step-*/state.json")).read_text())["step"]
+
+
 def test_translate_writes_one_image_per_input_with_its_name(pairs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runs = tmp_path / "runs"
     assert main(train_args(pairs, runs, "--steps", "1")) == 0

@@ -116,7 +116,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     run.add_argument("--no-progress", dest="progress", action="store_false", default=S, help="log lines instead of a progress bar")
 
     ev = p.add_argument_group("evaluation during training")
-    ev.add_argument("--eval-every", dest="eval_every", type=int, metavar="N", default=S, help="compute metrics every N steps and keep the best-FID checkpoint in RUN/best (default: 0, off)")
+    ev.add_argument("--eval-every", dest="eval_every", type=int, metavar="N", default=S, help="compute metrics every N steps and keep the best checkpoint in RUN/best: lowest FID, or for a paired run lowest L1 on the test pairs (default: 0, off)")
     ev.add_argument("--eval-metrics", dest="eval_metrics", type=_metric_list, metavar="LIST", default=S, help="metrics besides fid, e.g. kid,is,pr,coverage,modes (default: fid)")
     ev.add_argument("--eval-n", dest="eval_n", type=int, metavar="N", default=S, help="generated samples per evaluation (default: 5000)")
     _add_extractor_options(ev, suppress=True)
@@ -222,7 +222,7 @@ def _checkpoint(text: str) -> int | str:
 def _add_run_argument(p: argparse.ArgumentParser, optional: bool = False) -> None:
     p.add_argument("run", nargs="?" if optional else None, help="run name (under --runs-dir) or run folder path")
     p.add_argument("--runs-dir", default="runs", help="parent folder of named runs")
-    p.add_argument("--checkpoint", type=_checkpoint, metavar="STEP", default=None, help="a step number, or 'best' (the best FID under --eval-every); default: the newest")
+    p.add_argument("--checkpoint", type=_checkpoint, metavar="STEP", default=None, help="a step number, or 'best' (the best under --eval-every: FID, or L1 for a paired run); default: the newest that loads")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same images")
     p.add_argument(

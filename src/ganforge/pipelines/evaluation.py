@@ -32,6 +32,7 @@ from ganforge.models.base import GAN
 from ganforge.pipelines.generation import GANPipeline
 from ganforge.pipelines.translation import TranslationPipeline
 from ganforge.runs.folder import METRICS_FILE, read_run_config
+from ganforge.tasks.paired import seeded_translation
 
 SAMPLE_BATCH = 500
 
@@ -50,10 +51,41 @@ def generate_uint8(model: GAN, n: int, seed: int, batch_size: int = SAMPLE_BATCH
     return model.sample_images(z, labels, batch_size=batch_size, convert=to_uint8)
 
 
+class PairedEvaluator:
+    """--eval-every of a paired run: the first `n` inputs of the test split
+    translated (no jitter, dropout from its own seeded stream) and compared
+    with their targets: L1, PSNR, SSIM. The best checkpoint is the lowest L1."""
+
+    name = "pairs"
+    best_metric = "l1"
+
+    def __init__(self, test: PairedData, device: torch.device) -> None:
+        self.test = test.to(device)
+
+    def evaluate_model(self, model: Any, n: int, seed: int) -> EvalResult:
+        started = time.perf_counter()
+        a, b = self.test.a[:n], self.test.b[:n]
+        outputs = seeded_translation(model, to_float(a), seed)
+        metrics = pair_metrics(outputs.float().cpu(), to_float(b).cpu())
+        return EvalResult(metrics, self.name, len(b), len(outputs), time.perf_counter() - started)
+
+
+def paired_evaluator(config: TrainConfig, device: torch.device) -> PairedEvaluator:
+    """The --eval-every evaluator of a paired run, on its data's test split."""
+    try:
+        test = load_training_data(dataclasses.replace(config, data_split="test"))
+    except GanforgeError as error:
+        raise GanforgeError(f"--eval-every on paired data scores the test split, which this data set lacks ({error})") from None
+    assert isinstance(test, PairedData)
+    return PairedEvaluator(test, device)
+
+
 def evaluate_generator(evaluator: Any, model: GAN, n: int, seed: int = 0) -> EvalResult:
     """`n` samples of `model` (from seed `seed`) scored by `evaluator`: points
-    for a mixture's modes, uint8 images for every image evaluator. The time
-    includes sampling."""
+    for a mixture's modes, uint8 images for every image evaluator, test
+    inputs translated for a paired run. The time includes sampling."""
+    if isinstance(evaluator, PairedEvaluator):
+        return evaluator.evaluate_model(model, n, seed)
     started = time.perf_counter()
     if isinstance(evaluator, MixtureEvaluator):
         result = evaluator.evaluate_points(model.sample_images(model.seeded_noise(n, seed)))

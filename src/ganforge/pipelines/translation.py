@@ -18,7 +18,7 @@ from ganforge.io import atomic_path
 from ganforge.models import from_config
 from ganforge.runs.checkpoint import checkpoint_step, load_run_weights
 from ganforge.runs.folder import check_task, find_run, read_run_config
-from ganforge.tasks.paired import translate_in_batches
+from ganforge.tasks.paired import seeded_translation
 
 # PIL's format name for each extension a translated image can be written as.
 WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
@@ -62,10 +62,7 @@ class TranslationPipeline:
             expected = "x".join(map(str, self.input_shape))
             raise GanforgeError(f"translate expects N x {expected} images (CxHxW), got {tuple(images.shape)}")
         a = to_float(images) if images.dtype == torch.uint8 else images.float()
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            return translate_in_batches(self.model, a.to(self.device), ema=True).cpu()
+        return seeded_translation(self.model, a.to(self.device), seed).cpu()
 
     def read_input(self, path: Path) -> tuple[torch.Tensor, tuple[int, int]]:
         """One input image as 1 x C x H x W uint8 at the run's size, and its own size (W, H)."""

@@ -28,6 +28,16 @@ def translate_in_batches(model: Any, a: torch.Tensor, *, ema: bool = True) -> to
         model.train(was_training)
 
 
+def seeded_translation(model: Any, a: torch.Tensor, seed: int) -> torch.Tensor:
+    """translate_in_batches with the generator's dropout drawn from a stream
+    of its own (seeded by `seed`): the same every time, and the caller's
+    random streams (training's, for previews and evaluation) untouched."""
+    devices = [a.device] if a.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        return translate_in_batches(model, a)
+
+
 @register_task
 class PairedTask(Task):
     name = "paired"
@@ -50,9 +60,7 @@ class PairedTask(Task):
         jitter). The generator's dropout draws come from a stream of their
         own, so previews neither vary with nor disturb training's randomness."""
         a, b = self.data.pairs(self.preview_indices)
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(self.config.seed + PREVIEW_SEED_OFFSET)
-            fake = translate_in_batches(model, a)
+        fake = seeded_translation(model, a, self.config.seed + PREVIEW_SEED_OFFSET)
         if a.shape[1] != b.shape[1]:  # a grey label map beside RGB photos: show it in RGB
             a = a.expand(-1, b.shape[1], -1, -1) if a.shape[1] == 1 else a[:, : b.shape[1]]
         rows = torch.stack([a, fake, b], dim=1).flatten(0, 1)

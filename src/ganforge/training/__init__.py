@@ -43,7 +43,9 @@ def build_evaluator(config: TrainConfig, data: ImageData | PointData, device: to
     if not config.eval_every:
         return None
     if isinstance(data, PairedData):
-        raise GanforgeError("--eval-every scores generated samples, and translation runs are not scored during training yet; leave it out")
+        from ganforge.pipelines.evaluation import paired_evaluator
+
+        return paired_evaluator(config, device)
     from ganforge.metrics import Evaluator
     from ganforge.metrics.known_modes import known_modes_evaluator
 

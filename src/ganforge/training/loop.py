@@ -146,7 +146,7 @@ class Trainer:
         self.config = config
         self.job = job
         self.evaluator = evaluator
-        self.best_fid = float("inf")
+        self.best_score = float("inf")  # of the evaluator's best_metric (FID; L1 for paired runs), lower is better
         self.run_dir = run_dir
         self.device = device
         self.data = data.to(device)
@@ -369,14 +369,17 @@ class Trainer:
     # -- evaluation -----------------------------------------------------------
 
     def evaluate(self, log: MetricsLogger) -> dict[str, float]:
-        """Score eval_n samples from fixed noise; keep the weights with the best FID."""
+        """Score eval_n samples from fixed noise (test pairs for a paired run);
+        keep the weights with the best FID (L1 for a paired run)."""
         assert self.evaluator is not None
         result = evaluate_generator(self.evaluator, self.model, self.config.eval_n, seed=self.config.seed + EVAL_SEED_OFFSET)
         log.evaluation(self.step, result)
-        fid = result.metrics.get("fid", float("inf"))  # point data is scored on modes, not FID
-        if fid < self.best_fid:
-            self.best_fid = fid
-            save_checkpoint(best_root(self.run_dir), self.step, self.model, {}, {}, extra={"fid": fid, "extractor": result.extractor}, keep=1)
+        metric = getattr(self.evaluator, "best_metric", "fid")
+        score = result.metrics.get(metric, float("inf"))  # point data is scored on modes, not FID
+        if score < self.best_score:
+            self.best_score = score
+            extra = {metric: score, "best_metric": metric, "extractor": result.extractor}
+            save_checkpoint(best_root(self.run_dir), self.step, self.model, {}, {}, extra=extra, keep=1)
         return result.metrics
 
     # -- saving and restoring -----------------------------------------------
@@ -417,7 +420,7 @@ class Trainer:
         restored = self.load_newest_checkpoint()
         self.restore(restored)
         self.lr_scale = float(restored.extra.get("lr_scale", 1.0))
-        self.best_fid = self._saved_best_fid()
+        self.best_score = self._saved_best_score()
         return self.step
 
     def restore_newest(self) -> None:
@@ -450,11 +453,12 @@ class Trainer:
             torch.cuda.set_rng_state(restored.rng_states["torch_cuda"], self.device)
         self.finite.fill_(True)
 
-    def _saved_best_fid(self) -> float:
+    def _saved_best_score(self) -> float:
         best = latest_checkpoint(best_root(self.run_dir))
         if best is None:
             return float("inf")
-        return float(read_state(best / STATE_FILE)["extra"].get("fid", float("inf")))
+        extra = read_state(best / STATE_FILE)["extra"]
+        return float(extra.get(extra.get("best_metric", "fid"), float("inf")))
 
 
 def check_process_layout(config: TrainConfig, job: Distributed) -> None:
