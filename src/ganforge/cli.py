@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -161,6 +162,8 @@ def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
         given["objective_options"] = {**settings.get("objective_options", {}), **parse_options(given["objective_options"], kind="objective")}
     if "lr" in given:
         lr = given.pop("lr")
+        if not math.isfinite(lr):
+            raise GanforgeError(f"--lr must be a finite number, got {lr}")
         given.setdefault("lr_g", lr)
         given.setdefault("lr_d", lr)
     return {**settings, **given}
