@@ -29,6 +29,7 @@ _EXPORTS = {
     "GANPipeline": "ganforge.pipelines",
     "load": "ganforge.pipelines",
     "train": "ganforge.training",
+    "TrainingInterrupted": "ganforge.training",
     "Evaluator": "ganforge.metrics",
     "evaluate_paths": "ganforge.metrics",
     "evaluate_run": "ganforge.pipelines.evaluation",
@@ -55,4 +56,4 @@ if TYPE_CHECKING:
     from ganforge.pipelines.evaluation import evaluate_run
     from ganforge.models import GAN, create_model, list_models, register_model
     from ganforge.pipelines import GANPipeline, load
-    from ganforge.training import train
+    from ganforge.training import TrainingInterrupted, train

@@ -28,13 +28,13 @@ from ganforge.runs.folder import CONFIG_FILE, checkpoints_root, prepare_run_dir,
 from ganforge.runs.lock import RunLock
 from ganforge.training import distributed
 from ganforge.training.distributed import Distributed
-from ganforge.training.loop import Trainer
+from ganforge.training.loop import Trainer, TrainingInterrupted
 
 if TYPE_CHECKING:
     from ganforge.metrics import Evaluator
     from ganforge.metrics.known_modes import KnownModesEvaluator
 
-__all__ = ["train", "Trainer", "build_evaluator", "build_model", "check_regularizers", "load_training_data", "run_record", "uses_batch_norm"]
+__all__ = ["train", "Trainer", "TrainingInterrupted", "build_evaluator", "build_model", "check_regularizers", "load_training_data", "run_record", "uses_batch_norm"]
 
 
 def build_evaluator(config: TrainConfig, data: ImageData | PointData, device: torch.device) -> Evaluator | KnownModesEvaluator | None:
@@ -172,7 +172,7 @@ def train(config: TrainConfig | dict[str, Any], *, given: set[str] | None = None
     try:
         try:
             pipeline = _train(config, given, job, device)
-        except KeyboardInterrupt:  # TrainingInterrupted: every process stopped at the same step
+        except TrainingInterrupted:  # every process stopped at the same step, after a checkpoint
             _collect_before_teardown(job)
             raise
         _collect_before_teardown(job)

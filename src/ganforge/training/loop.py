@@ -266,13 +266,13 @@ class Trainer:
 
     def fit(self) -> None:
         cfg, main = self.config, self.job.is_main
+        with writing(self.run_dir):
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.run_folder = folder_identity(self.run_dir)
         log = self.make_logger() if main else SilentLogger()
         self.model.train()
         if latest_checkpoint(checkpoints_root(self.run_dir)) is None:
             self.start_snapshot = Snapshot.of(self)  # what a rollback before the first checkpoint returns to
-        with writing(self.run_dir):
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.run_folder = folder_identity(self.run_dir)
         stopping = False
         try:
             with _stop_on_signals(self):
