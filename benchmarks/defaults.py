@@ -5,8 +5,9 @@
 
 What `ganforge train --model NAME --data mnist` trains (`--data ring` for the
 2-D toy model), with nothing but the model's defaults: no width, learning
-rate or EMA set here. Each model trains for `--seconds` of wall-clock time,
-then `--n` samples are scored with MNIST's trained classifier (ganforge's
+rate or EMA set here. Each model trains for `--seconds` of wall-clock time
+(or to the end of its recipe, when its learning rate decays to 0 at its
+default --steps, as toy-mlp's does), then `--n` samples are scored with MNIST's trained classifier (ganforge's
 `classifier` extractor, the same instrument as benchmarks.families):
 
 - FID on classifier features and the classes covered (of 10);
@@ -121,7 +122,7 @@ def main() -> None:
     rows = []
     for name in args.models.split(","):
         config = TrainConfig(
-            model=name, **natural_data(name), steps=10**9, seed=args.seed, run=f"defaults-{name}-s{args.seed}",
+            model=name, **natural_data(name), seed=args.seed, run=f"defaults-{name}-s{args.seed}",
             device="cpu", tensorboard=False, progress=False,
         )
         trainer, elapsed, _ = train_for(config, args.seconds)

@@ -77,6 +77,8 @@ def train_for(
     else:
         shutil.rmtree(run_dir, ignore_errors=True)
     trainer = build_trainer(config, run_dir)
+    if steps is None and trainer.config.lr_decay != "none":
+        steps = trainer.config.steps  # a decaying learning rate reaches 0 at --steps: the recipe ends there
     start_step = trainer.resume() if resume else 0
     write_json(run_dir / CONFIG_FILE, run_record(trainer.config, trainer.model.config, trainer.data))
     start = time.perf_counter()

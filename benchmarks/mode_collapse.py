@@ -48,13 +48,20 @@ REMEDIES: dict[str, dict[str, Any]] = {
 }
 
 
+# The papers' setting, which every row of docs/benchmarks/mode-collapse.md was
+# measured from (toy-mlp's defaults before they became the ring recipe): the
+# options and flags of a command change them from here.
+PAPER_SETTINGS: dict[str, Any] = {"z_dim": 2, "batch_size": 100, "lr_g": 1e-4, "lr_d": 1e-4, "lr_decay": "none", "pack": 1}
+PAPER_OPTIONS: dict[str, Any] = {"g_hidden": 400, "d_hidden": 200}
+
+
 def run_one(
     data: str, remedy: str, seed: int, steps: int, model_options: dict[str, Any], train_options: dict[str, Any], tag: str = "",
     resume: bool = False, runs_dir: str = "runs",
 ) -> dict[str, Any]:
-    settings: dict[str, Any] = {"z_dim": 2, "batch_size": 100, **train_options, **REMEDIES[remedy]}
+    settings: dict[str, Any] = {**PAPER_SETTINGS, **train_options, **REMEDIES[remedy]}
     config = TrainConfig(
-        data=data, model="toy-mlp", steps=steps, seed=seed, model_options=model_options,
+        data=data, model="toy-mlp", steps=steps, seed=seed, model_options={**PAPER_OPTIONS, **model_options},
         run=f"collapse-{data}-{remedy}-seed{seed}{tag}", runs_dir=runs_dir, tensorboard=False, progress=False, device="cpu", **settings,
     )
     # A run folder with a checkpoint, so `ganforge plot` / `ganforge eval` can look at it again;

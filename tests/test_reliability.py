@@ -268,9 +268,9 @@ def test_a_state_whose_step_disagrees_with_its_folder_is_not_trusted(make_config
 @pytest.mark.parametrize(
     "settings, message",
     [
-        ({"steps": "5"}, "setting 'steps' must be an integer, got '5' (str)"),
+        ({"steps": "5"}, "setting 'steps' must be an integer or null, got '5' (str)"),
         ({"lr_g": "fast"}, "setting 'lr_g' must be a number or null, got 'fast' (str)"),
-        ({"steps": True}, "setting 'steps' must be an integer, got True (bool)"),
+        ({"steps": True}, "setting 'steps' must be an integer or null, got True (bool)"),
         ({"batch_size": 8.5}, "setting 'batch_size' must be an integer or null, got 8.5 (float)"),
         ({"tensorboard": "no"}, "setting 'tensorboard' must be true or false, got 'no' (str)"),
         ({"model_options": ["ngf", 8]}, "setting 'model_options' must be a mapping, got ['ngf', 8] (list)"),

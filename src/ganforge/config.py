@@ -49,10 +49,14 @@ RESUMABLE_FIELDS = frozenset(
 
 # Fields whose None means "the model's paper default" (see GAN.training_defaults).
 MODEL_DEFAULTED_FIELDS = (
-    "objective", "loss", "d_steps", "batch_size", "lr_g", "lr_d", "lr_decay", "lr_decay_start", "optimizer", "beta1", "beta2", "momentum", "clip", "gp", "ema",
+    "objective", "loss", "d_steps", "steps", "batch_size", "lr_g", "lr_d", "lr_decay", "lr_decay_start", "optimizer", "beta1", "beta2", "momentum",
+    "clip", "gp", "ema", "z_dim", "pack",
 )
 FALLBACK_DEFAULTS: dict[str, Any] = {
     "objective": "adversarial",
+    "steps": 2000,
+    "z_dim": 100,
+    "pack": 1,
     "loss": "non-saturating",
     "batch_size": 64,
     "lr_decay": "none",
@@ -98,7 +102,7 @@ class TrainConfig:
     # The model.
     model: str = "dcgan"
     model_options: dict[str, Any] = field(default_factory=dict)
-    z_dim: int = 100
+    z_dim: int | None = None  # the model's, else 100
     # The game: the objective (the model's, e.g. adversarial, laplacian,
     # pix2pix) and its options (-X KEY=VALUE); the fields below up to `unroll_batch`
     # are the adversarial objectives' options under their older flag names.
@@ -107,7 +111,7 @@ class TrainConfig:
     loss: str | None = None
     label_smoothing: float = 0.0
     d_steps: int | None = None
-    steps: int = 2000
+    steps: int | None = None  # the model's (the length of its recipe), else 2000
     batch_size: int | None = None  # the model's (pix2pix: 1), else 64
     lr_g: float | None = None
     lr_d: float | None = None
@@ -125,7 +129,7 @@ class TrainConfig:
     diffaugment: str = ""  # DiffAugment policy, e.g. "translation,cutout,color"
     ema: float | None = None  # decay of a moving average of G's weights, e.g. 0.999 (0: off)
     # Mode-collapse remedies (ganforge.remedies; 1 / False / 0: off).
-    pack: int = 1  # PacGAN: D judges packs of M samples
+    pack: int | None = None  # PacGAN: D judges packs of M samples (the model's, else 1: off)
     minibatch_std: bool = False  # ProGAN's minibatch standard deviation channel
     minibatch_disc: int = 0  # minibatch discrimination with B kernels
     unroll: int = 0  # Unrolled GAN: G's loss against D after K more updates
@@ -185,9 +189,9 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise GanforgeError(f"--{name} must be 0 (off) or positive, got {value}")
-        if self.pack < 1:
+        if self.pack is not None and self.pack < 1:
             raise GanforgeError(f"--pack must be at least 1 (1: off), got {self.pack}")
-        if self.batch_size is not None and self.batch_size % self.pack:
+        if self.batch_size is not None and self.pack is not None and self.batch_size % self.pack:
             raise GanforgeError(
                 f"--batch-size {self.batch_size} is not divisible by --pack {self.pack}: D judges packs of {self.pack} samples"
             )

@@ -30,27 +30,47 @@ DEFAULTS_VERSION = 2
 OLDER_DEFAULTS: dict[str, dict[str, Any]] = {}
 
 
+# Training settings a model is built with (its latent size z_dim, D's --pack),
+# by name: the defaults of TrainConfig's z_dim and pack, needed before the
+# model exists (its other defaults are GAN.training_defaults).
+BUILD_DEFAULTS: dict[str, dict[str, Any]] = {}
+
+
 def register_model(
-    name: str, description: str, *, task: str = "generate", older_defaults: dict[str, Any] | None = None
+    name: str,
+    description: str,
+    *,
+    task: str = "generate",
+    older_defaults: dict[str, Any] | None = None,
+    build_defaults: dict[str, Any] | None = None,
 ) -> Callable[[ModelFn], ModelFn]:
     """Register `fn(*, image_shape, [z_dim,] [num_classes,] **options) -> GAN`,
     or for another task (e.g. "paired") a factory of that task's networks.
-    `older_defaults`: the options that were the defaults before DEFAULTS_VERSION."""
+    `older_defaults`: the options that were the defaults before DEFAULTS_VERSION;
+    `build_defaults`: the model's z_dim and pack when the user sets none."""
     if task != "generate":
         MODEL_TASKS[name] = task
     if older_defaults is not None:
         OLDER_DEFAULTS[name] = older_defaults
+    if build_defaults is not None:
+        BUILD_DEFAULTS[name] = build_defaults
     return MODELS.register(name, description)
+
+
+def build_default(name: str, setting: str, fallback: Any) -> Any:
+    """The model's default of build setting `setting` (z_dim or pack)."""
+    return BUILD_DEFAULTS.get(name, {}).get(setting, fallback)
 
 
 # Models of point data (N x D vectors, e.g. the 2-D ring and grid) rather than images.
 POINT_MODELS: set[str] = set()
 
 
-def register_point_model(name: str, description: str) -> Callable[[ModelFn], ModelFn]:
-    """Register a factory whose `image_shape` is the shape (D,) of one point."""
+def register_point_model(name: str, description: str, **kwargs: Any) -> Callable[[ModelFn], ModelFn]:
+    """Register a factory whose `image_shape` is the shape (D,) of one point
+    (`kwargs` as for register_model)."""
     POINT_MODELS.add(name)
-    return MODELS.register(name, description)
+    return register_model(name, description, **kwargs)
 
 
 def takes_points(name: str) -> bool:

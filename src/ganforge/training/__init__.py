@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 import ganforge
-from ganforge.config import TrainConfig
+from ganforge.config import FALLBACK_DEFAULTS, TrainConfig
 from ganforge.data import ImageData, PairedData, PointData
 from ganforge.data.from_config import load_training_data
 from ganforge.data.base import labels_hint
@@ -19,7 +19,7 @@ from ganforge.device import resolve_device
 from ganforge.io import WriteError, write_json
 from ganforge.errors import GanforgeError
 from ganforge.models import GAN, create_model, is_conditional, takes_points
-from ganforge.models.registry import MODELS, POINT_MODELS, model_options, model_task
+from ganforge.models.registry import MODELS, POINT_MODELS, build_default, model_options, model_task
 from ganforge.objectives import objective_options
 from ganforge.objectives.settings import build_objective
 from ganforge.pipelines import PIPELINES
@@ -65,19 +65,25 @@ def build_model(config: TrainConfig, data: ImageData | PointData) -> GAN:
         if data.labels is None:
             raise GanforgeError(f"model '{config.model}' is conditional and needs class labels, but data '{data.name}' has none{labels_hint(data.name)}")
         num_classes = data.num_classes
-    return create_model(
+    # z_dim and pack shape the networks, so their defaults are known before the model.
+    z_dim = config.z_dim if config.z_dim is not None else build_default(config.model, "z_dim", FALLBACK_DEFAULTS["z_dim"])
+    pack = config.pack if config.pack is not None else build_default(config.model, "pack", FALLBACK_DEFAULTS["pack"])
+    model = create_model(
         config.model,
         image_shape=data.image_shape,
-        z_dim=config.z_dim,
+        z_dim=z_dim,
         num_classes=num_classes,
         spectral_norm=config.spectral_norm,
         ema=bool(config.ema),  # None (the model's default, filled later) turns it on in Trainer
-        pack=config.pack,
+        pack=pack,
         minibatch_std=config.minibatch_std,
         minibatch_disc=config.minibatch_disc,
         input_channels=getattr(data, "input_shape", (None,))[0],
         **config.model_options,
     )
+    # What the model was built with, for with_model_defaults to record.
+    model.training_defaults.update({"z_dim": z_dim, "pack": pack})
+    return model
 
 
 def check_data_kind(model: str, data: ImageData | PointData | PairedData) -> None:

@@ -469,7 +469,7 @@ def check_process_layout(config: TrainConfig, job: Distributed) -> None:
     if config.batch_size % job.world_size:
         raise GanforgeError(f"--batch-size {config.batch_size} is the global batch and must divide evenly over {job.world_size} processes")
     per_process = config.batch_size // job.world_size
-    if per_process % config.pack:
+    if per_process % (config.pack or 1):
         raise GanforgeError(
             f"--batch-size {config.batch_size} gives each of {job.world_size} processes {per_process} samples, not divisible by --pack {config.pack}"
         )
