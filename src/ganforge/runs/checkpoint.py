@@ -75,19 +75,16 @@ def latest_checkpoint(root: Path) -> Path | None:
     return found[-1][1] if found else None
 
 
-def clean_stale_temporaries(run_dir: Path) -> list[Path]:
+def clean_stale_temporaries(run_dir: Path) -> None:
     """Remove what a crash mid-write left in run folder `run_dir` (checkpoint
     folders and files under a temporary name). Only a trainer that holds the
     run's lock may call this: another trainer's temporaries are its live writes."""
-    removed = []
     for pattern in (".*.tmp", "*/.*.tmp"):
         for stale in run_dir.glob(pattern):
             if stale.is_dir():
                 shutil.rmtree(stale, ignore_errors=True)
             else:
                 stale.unlink(missing_ok=True)
-            removed.append(stale)
-    return removed
 
 
 class NonFiniteWeights(GanforgeError):
@@ -126,19 +123,14 @@ def load_newest(run_dir: Path, load: Callable[[Path], T], *, set_aside: bool = F
     raise GanforgeError(f"run {run_dir} has no checkpoint that loads: {'; '.join(reason for _, reason in failures)}")
 
 
-def checkpoint_path(run_dir: Path, checkpoint: int | str | None = None) -> Path:
-    """The checkpoint folder of run `run_dir` to load: the newest (None), the
-    one of step `checkpoint`, or "best" (the best FID under --eval-every)."""
+def checkpoint_path(run_dir: Path, checkpoint: int | str) -> Path:
+    """The checkpoint folder of run `run_dir` of step `checkpoint`, or "best"
+    (the best under --eval-every). The newest is found by load_newest."""
     root = run_dir / "checkpoints"
     if checkpoint == "best":
         found = latest_checkpoint(run_dir / "best")
         if found is None:
             raise GanforgeError(f"run {run_dir} has no best checkpoint; train it with --eval-every N to keep one")
-        return found
-    if checkpoint is None:
-        found = latest_checkpoint(root)
-        if found is None:
-            raise GanforgeError(f"run {run_dir} has no checkpoint yet; train it first")
         return found
     path = checkpoint_dir(root, int(checkpoint))
     if not path.is_dir():

@@ -15,12 +15,13 @@ from ganforge.errors import GanforgeError
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
+LOCK_FILE = ".lock"  # held by the run's one trainer (ganforge.runs.lock)
 
 
 def leftover(path: Path) -> bool:
     """Whether `path` in a run folder is the lock file or a temporary of a
     crashed write, which a run folder without config.json may hold."""
-    return path.name == ".lock" or (path.name.startswith(".") and path.name.endswith(".tmp"))
+    return path.name == LOCK_FILE or (path.name.startswith(".") and path.name.endswith(".tmp"))
 
 
 def best_root(run_dir: Path) -> Path:

@@ -17,8 +17,7 @@ from types import TracebackType
 
 from ganforge.errors import GanforgeError
 from ganforge.io import writing
-
-LOCK_FILE = ".lock"
+from ganforge.runs.folder import LOCK_FILE
 
 
 class RunBusy(GanforgeError):
