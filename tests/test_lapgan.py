@@ -22,7 +22,7 @@ from ganforge.models.lapgan import (
     upsample,
 )
 
-SMALL: dict[str, Any] = {"coarse_g_hidden": 64, "coarse_d_hidden": 32, "ch": 8}
+SMALL: dict[str, Any] = {"coarse_g_hidden": 64, "coarse_d_hidden": 32, "ch": 8, "levels": 3}
 SHAPES = [(1, 28, 28), (3, 32, 32)]
 
 
@@ -250,7 +250,7 @@ def test_unsupported_sizes_are_rejected_naming_the_fix(
     shape: tuple[int, int, int], levels: int
 ) -> None:
     with pytest.raises(GanforgeError, match="levels") as error:
-        create_model("lapgan", image_shape=shape, levels=levels, **SMALL)
+        create_model("lapgan", image_shape=shape, **{**SMALL, "levels": levels})
     if levels > 0:
         assert "--image-size" in str(error.value)
 
@@ -270,18 +270,13 @@ def test_smallest_coarse_level_and_other_level_counts_work(
 
 def test_registration_options_defaults_and_config() -> None:
     assert "lapgan" in MODELS.names()
-    assert model_options("lapgan") == [
-        "levels",
-        "coarse_g_hidden",
-        "coarse_d_hidden",
-        "ch",
-    ]
+    assert model_options("lapgan") == ["levels", "recipe", "coarse_g_hidden", "coarse_d_hidden", "ch", "coarse_g_norm"]
     model = create_model("lapgan", image_shape=(3, 32, 32))
     assert model.image_discriminator is False
     assert model.z_dim == 100 and model.noise_dim == 100 + 16 * 16 + 32 * 32
     assert model.training_defaults["loss"] == "non-saturating"
     assert model.training_defaults["lr_g"] == model.training_defaults["lr_d"] == 2e-4
-    assert model.training_defaults["beta1"] == 0.5
+    assert model.training_defaults["beta1"] == 0.5 and model.training_defaults["ema"] == 0.999
     coarse_g = [
         m.out_features
         for m in model.generator.levels[0].modules()
@@ -299,3 +294,31 @@ def test_registration_options_defaults_and_config() -> None:
     }
     with pytest.raises(GanforgeError, match="unconditional"):
         create_model("lapgan", image_shape=(1, 28, 28), num_classes=10)
+
+
+def _has_batch_norm(module: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.BatchNorm1d) for m in module.modules())
+
+
+def test_the_default_recipe_and_the_papers() -> None:
+    """The default at 28x28 is the CPU layout measured in docs/benchmarks/defaults.md
+    (two levels, 16 channels, batch norm in the coarse G, EMA, Adam 1e-3, batch 32);
+    `recipe=paper` is the network ganforge had before, and an old run's saved
+    config (without "defaults") rebuilds it."""
+    ours = create_model("lapgan", image_shape=(1, 28, 28))
+    assert ours.num_levels == 2 and _has_batch_norm(ours.generator.levels[0])
+    assert ours.generator.levels[1].body[0].out_channels == 16
+    assert ours.training_defaults["ema"] == 0.999 and ours.training_defaults["batch_size"] == 32
+    assert ours.training_defaults["lr_g"] == 1e-3
+    paper = create_model("lapgan", image_shape=(1, 28, 28), recipe="paper")
+    assert paper.num_levels == 3 and not _has_batch_norm(paper.generator.levels[0])
+    assert paper.generator.levels[1].body[0].out_channels == 64
+    assert paper.training_defaults["ema"] == 0.0 and paper.training_defaults["lr_g"] == 2e-4
+    old_config = {k: v for k, v in paper.config.items() if k != "defaults"}
+    old_config["options"] = {}
+    rebuilt = from_config(old_config)
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in paper.state_dict().items()}
+    with pytest.raises(GanforgeError, match="recipe must be one of ganforge, paper"):
+        create_model("lapgan", image_shape=(1, 28, 28), recipe="denton")
+    with pytest.raises(GanforgeError, match="coarse_g_norm must be 'none' or 'batch'"):
+        create_model("lapgan", image_shape=(1, 28, 28), coarse_g_norm="layer")

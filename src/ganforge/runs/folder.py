@@ -12,6 +12,7 @@ from typing import Any
 
 from ganforge.config import RESUMABLE_FIELDS, TrainConfig
 from ganforge.errors import GanforgeError
+from ganforge.models.registry import options_of
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -49,7 +50,7 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
 
 
 # What to use a run of each task for, in messages that point to the right command.
-TASK_COMMANDS = {"generate": "ganforge sample", "paired": "ganforge translate"}
+TASK_COMMANDS = {"generate": "ganforge sample", "paired": "ganforge translate", "upscale": "ganforge upscale"}
 
 
 def run_task(saved: dict[str, Any]) -> str:
@@ -68,7 +69,8 @@ def check_task(run_dir: Path, saved: dict[str, Any], wanted: str) -> None:
     task = run_task(saved)
     if task != wanted:
         command = TASK_COMMANDS.get(task, "another command")
-        raise GanforgeError(f"run {run_dir} is a {task} run: use {command}")
+        article = "an" if task[0] in "aeiou" else "a"
+        raise GanforgeError(f"run {run_dir} is {article} {task} run: use {command}")
 
 
 def find_run(name_or_path: str | Path, runs_dir: str | Path = "runs") -> Path:
@@ -125,4 +127,6 @@ def prepare_run_dir(config: TrainConfig, given: set[str] | None = None) -> tuple
         if given is None or name in given:
             merged[name] = getattr(config, name)
     merged["run"] = config.run_name()
+    # A run made before its model's defaults changed resumes with the networks it trained.
+    merged["model_options"] = {**merged.get("model_options", {}), **options_of(read_run_config(run_dir)["model"])}
     return run_dir, TrainConfig.from_dict(merged), True
