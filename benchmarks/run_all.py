@@ -75,6 +75,21 @@ COMMANDS = [
     # facades label map -> photo with its L1-only ablation (about 30 minutes per arm).
     ["benchmarks.pix2pix_reference", "--threads", "2"],
     ["benchmarks.pix2pix_facades", "--threads", "2"],
+    # Every model's default command for 5 minutes on its natural data (issue 29).
+    ["benchmarks.defaults", "--seconds", "300", "--threads", "2"],
+    # Super-resolution (issue 30): the bicubic protocol check, SRResNet's default command (about 30 minutes),
+    # SRGAN and ESRGAN fine-tuned from the PSNR stages (a seeded random VGG19 where ImageNet weights cannot be
+    # downloaded), the crops figure, and the speed against a BasicSR-style loop.
+    ["benchmarks.sr", "bicubic"],
+    ["benchmarks.sr", "train", "--model", "srresnet", "--threads", "2"],
+    ["benchmarks.sr", "random-vgg", "--out", "runs/vgg19-random-seed0.safetensors"],
+    ["benchmarks.sr", "train", "--model", "srgan", "--init-from", "sr-srresnet", "-X", "vgg_weights=runs/vgg19-random-seed0.safetensors",
+     "--train-option", "steps=200", "--train-option", "batch_size=8", "--threads", "2"],
+    ["benchmarks.sr", "train", "--model", "rrdbnet", "--train-option", "steps=1200", "--threads", "2"],
+    ["benchmarks.sr", "train", "--model", "esrgan", "--init-from", "sr-rrdbnet", "-X", "vgg_weights=runs/vgg19-random-seed0.safetensors",
+     "--train-option", "steps=200", "--train-option", "batch_size=8", "--threads", "2"],
+    ["benchmarks.sr_figure", "--runs", "sr-srresnet,sr-srgan,sr-rrdbnet,sr-esrgan", "--out", "docs/images/sr_crops.png"],
+    ["benchmarks.sr_reference", "--threads", "2"],
 ]
 
 # Issue 6's GPU rows: the tutorial loop against ganforge (same maths in fp32,

@@ -36,7 +36,7 @@ def test_models_and_data_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
     assert any(line.startswith("dcgan ") for line in models) and any(line.startswith("vanilla ") for line in models)
     assert main(["data"]) == 0
     sources = {line.split()[0] for line in capsys.readouterr().out.splitlines()}
-    assert sources == {"digits", "mnist", "fashion-mnist", "cifar10", "folder", "stacked-mnist", "ring", "grid", "paired"}
+    assert sources == {"digits", "mnist", "fashion-mnist", "cifar10", "folder", "stacked-mnist", "ring", "grid", "paired", "sr"}
 
 
 @pytest.mark.parametrize(

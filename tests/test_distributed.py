@@ -161,3 +161,20 @@ def test_the_nproc_option_is_dropped_from_what_torchrun_runs() -> None:
 
     assert _without_nproc(["train", "--nproc", "2", "--run", "x"]) == ["train", "--run", "x"]
     assert _without_nproc(["train", "--nproc=4", "--steps", "5"]) == ["train", "--steps", "5"]
+
+
+def test_super_resolution_in_two_processes_matches_one_process(make_config: MakeConfig, tmp_path: Path) -> None:
+    """A one-player game (SRResNet, pixel loss, no discriminator): each process
+    takes its half of the global batch of crops, as one process takes all of it."""
+    from tests.test_sr import TINY_SRRESNET, write_images
+
+    write_images(tmp_path / "hr", [(40, 36), (48, 48)])
+    overrides = {
+        "model": "srresnet", "data": "sr", "data_root": str(tmp_path / "hr"), "image_size": 16, "scale": 4,
+        "model_options": dict(TINY_SRRESNET), "batch_size": 4, "lr_decay": "none",
+    }
+    replicas = _ddp_weights(_settings(make_config, tmp_path, "ddp", **overrides), tmp_path)
+    single = _single_weights(_settings(make_config, tmp_path, "single", **overrides))
+    for key in single:
+        assert torch.equal(replicas[0][key], replicas[1][key]), f"replicas differ in {key}"
+        torch.testing.assert_close(replicas[0][key], single[key], rtol=1e-4, atol=1e-5, msg=f"{key} differs from one process")

@@ -141,7 +141,7 @@ def test_only_the_adversarial_games_watch_for_a_rejecting_d_and_collapse() -> No
 
 
 def test_an_objective_that_does_not_fit_the_model_is_refused(make_config: MakeConfig) -> None:
-    with pytest.raises(GanforgeError, match="objective 'pix2pix' plays on paired data, and model 'dcgan' is a generate model"):
+    with pytest.raises(GanforgeError, match="objective 'pix2pix' plays on paired data, and model 'dcgan' is a model of task 'generate'"):
         train(make_config(objective="pix2pix"))
     with pytest.raises(GanforgeError, match="objective 'laplacian' trains LAPGAN's pyramid of GANs; model 'dcgan' is not one"):
         train(make_config(objective="laplacian"))

@@ -1,4 +1,4 @@
-"""The `ganforge` command: train, sample, translate, balance, diagnose, plot, interpolate, eval, train-classifier, models, data, metrics.
+"""The `ganforge` command: train, sample, translate, upscale, balance, diagnose, plot, interpolate, eval, train-classifier, models, data, metrics.
 
 Errors the user can fix print one line (`ganforge: error: ...`) and exit with
 status 2; no traceback.
@@ -58,11 +58,13 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     data.add_argument("--labels", dest="class_labels", action="store_true", default=S, help="folder source: class labels from sub-folder names")
     data.add_argument("--download", action="store_true", default=S, help="download the official files (needs internet)")
     data.add_argument("--direction", choices=("AtoB", "BtoA"), default=S, help="paired data: translate A to B (default) or B to A (facades: BtoA is label map to photo)")
+    data.add_argument("--scale", type=int, choices=(2, 3, 4), default=S, help="super-resolution data (--data sr): the upscaling factor (default: 4); --image-size is the HR crop (default: 96)")
     data.add_argument("--class-balanced", dest="class_balanced", action="store_true", default=S, help="draw real batches evenly over the classes (small classes' images repeated up to the largest's count), for imbalanced labelled data")
 
     model = p.add_argument_group("model")
     model.add_argument("--model", choices=MODELS.names(), default=S, help="GAN architecture (default: dcgan)")
     model.add_argument("-O", "--model-option", dest="model_options", action="append", metavar="KEY=VALUE", default=S, help="model constructor option, e.g. -O ngf=32 (repeatable)")
+    model.add_argument("--init-from", dest="init_from", metavar="RUN", default=S, help="start a new run from the generator weights of RUN (a name under --runs-dir or a folder), e.g. SRGAN from a trained SRResNet; its best checkpoint when it has one, else its newest")
     model.add_argument("--z-dim", dest="z_dim", type=int, metavar="N", default=S, help="latent dimension (default: the model's; 2 for toy-mlp, else 100)")
 
     game = p.add_argument_group("training")
@@ -117,8 +119,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     run.add_argument("--no-progress", dest="progress", action="store_false", default=S, help="log lines instead of a progress bar")
 
     ev = p.add_argument_group("evaluation during training")
-    ev.add_argument("--eval-every", dest="eval_every", type=int, metavar="N", default=S, help="compute metrics every N steps and keep the best checkpoint in RUN/best: lowest FID, or for a paired run lowest L1 on the test pairs (default: 0, off)")
+    ev.add_argument("--eval-every", dest="eval_every", type=int, metavar="N", default=S, help="compute metrics every N steps and keep the best checkpoint in RUN/best: lowest FID, for a paired run lowest L1 on the test pairs, for a super-resolution run highest PSNR on --eval-data-root (default: 0, off)")
     ev.add_argument("--eval-metrics", dest="eval_metrics", type=_metric_list, metavar="LIST", default=S, help="metrics besides fid, e.g. kid,is,pr,coverage,modes (default: fid)")
+    ev.add_argument("--eval-data-root", dest="eval_data_root", metavar="DIR", default=S, help="super-resolution runs: the HR test images --eval-every scores (PSNR/SSIM on Y; the best checkpoint has the highest PSNR), e.g. ../shared/data/sr/Set5")
     ev.add_argument("--eval-n", dest="eval_n", type=int, metavar="N", default=S, help="generated samples per evaluation (default: 5000)")
     _add_extractor_options(ev, suppress=True)
 
@@ -234,6 +237,16 @@ def _add_run_argument(p: argparse.ArgumentParser, optional: bool = False) -> Non
     )
 
 
+def _add_files_in_out(p: argparse.ArgumentParser, done: str) -> None:
+    """The run, --input/--out and where to run, of a command that turns image files into image files."""
+    p.add_argument("run", help="run name (under --runs-dir) or run folder path")
+    p.add_argument("--input", required=True, help="an image file or a folder of images")
+    p.add_argument("--out", required=True, help=f"folder for the {done} images")
+    p.add_argument("--runs-dir", default="runs", help="parent folder of named runs")
+    p.add_argument("--checkpoint", type=_checkpoint, metavar="STEP", default=None, help="a step number, or 'best'; default: the newest that loads")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+
+
 def _load(args: argparse.Namespace) -> Any:
     """The generator of a generate run (a run of another task is refused with the command that fits it)."""
     from ganforge.pipelines import GANPipeline
@@ -247,6 +260,15 @@ def cmd_translate(args: argparse.Namespace) -> int:
     pipeline = TranslationPipeline.from_run(args.run, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir)
     written = pipeline.save_translations(args.input, args.out, seed=args.seed)
     print(f"wrote {len(written)} translated image(s) to {args.out}")
+    return 0
+
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    from ganforge.pipelines import UpscalePipeline
+
+    pipeline = UpscalePipeline.from_run(args.run, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir)
+    written = pipeline.save_upscaled(args.input, args.out, tile=args.tile, scale=args.scale)
+    print(f"wrote {len(written)} image(s) upscaled x{pipeline.scale} to {args.out}")
     return 0
 
 
@@ -322,6 +344,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             data_root=args.data_root,
             device=args.device,
         )
+    elif task_of_run(args.run, args.runs_dir)[1] == "upscale":
+        from ganforge.pipelines.sr_evaluation import evaluate_upscale_run
+
+        if args.precise_bn:
+            raise GanforgeError("--precise-bn recalibrates a generator of noise; it does not apply to a super-resolution run")
+        result = evaluate_upscale_run(args.run, data_root=args.data_root, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir)
     elif task_of_run(args.run, args.runs_dir)[1] == "paired":
         from ganforge.pipelines.evaluation import evaluate_paired_run
 
@@ -429,14 +457,22 @@ def build_parser() -> Parser:
         "Dropout stays on at inference, as in the paper; --seed fixes it.",
         formatter_class=_formatter,
     )
-    p.add_argument("run", help="run name (under --runs-dir) or run folder path")
-    p.add_argument("--input", required=True, help="an image file or a folder of images")
-    p.add_argument("--out", required=True, help="folder for the translated images")
-    p.add_argument("--runs-dir", default="runs", help="parent folder of named runs")
-    p.add_argument("--checkpoint", type=_checkpoint, metavar="STEP", default=None, help="a step number; default: the newest")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    _add_files_in_out(p, "translated")
     p.add_argument("--seed", type=int, default=0, help="seed of the generator's dropout")
     p.set_defaults(handler=cmd_translate)
+
+    p = sub.add_parser(
+        "upscale",
+        help="upscale images with a super-resolution run (SRResNet, SRGAN, ESRGAN)",
+        description="Upscale one image, or every image of a folder, with a super-resolution run's generator: one output per input, "
+        "with the input's file name, in folder OUT, exactly scale times the input's size. Large images go through overlapping "
+        "tiles of --tile LR pixels, so memory is bounded; grey and RGBA images keep their mode.",
+        formatter_class=_formatter,
+    )
+    _add_files_in_out(p, "upscaled")
+    p.add_argument("--tile", type=int, metavar="N", default=128, help="upscale inputs larger than N LR pixels in overlapping N x N tiles (0: whole images)")
+    p.add_argument("--scale", type=int, metavar="R", default=None, help="the factor you expect; refused when it is not the run's")
+    p.set_defaults(handler=cmd_upscale)
 
     p = sub.add_parser(
         "balance",
@@ -490,6 +526,8 @@ def build_parser() -> Parser:
         "eval",
         help="score a run's samples (FID, KID, IS, PR, ...) or translations (L1, PSNR, SSIM, segmentation score)",
         description="Score a run's generator against its training data, or --fake images against --real ones. "
+        "A super-resolution run upscales the bicubic LR of every image of --data-root (e.g. Set5) and reports PSNR and SSIM on Y "
+        "with the scale's border shaved, beside bicubic's. "
         "A paired (translation) run translates the inputs of --split and compares outputs with targets: L1, PSNR, SSIM, "
         "FID and KID, and for facades-palette label maps the segmentation score of the outputs beside the real photos'. "
         "Results print as a table; for a run they are also appended to RUN/metrics.jsonl.",
@@ -502,7 +540,7 @@ def build_parser() -> Parser:
     p.add_argument("--fake", metavar="PATH", help="generated images: a folder or an .npz (as `ganforge sample` writes)")
     p.add_argument("--split", metavar="NAME", default=None, help="paired runs: the split whose pairs are translated and scored (default: test)")
     p.add_argument("--classifier-data", dest="classifier_data", metavar="NAME", help="with --real/--fake: the labelled data source the classifier extractor is trained on")
-    p.add_argument("--data-root", dest="data_root", metavar="DIR", help="folder of the data source named by --real or --classifier-data")
+    p.add_argument("--data-root", dest="data_root", metavar="DIR", help="folder of the data source named by --real or --classifier-data; for a super-resolution run, the HR test images")
     _add_extractor_options(p)
     p.add_argument("--json", action="store_true", help="also print the result as one JSON line")
     p.set_defaults(handler=cmd_eval)

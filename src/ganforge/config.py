@@ -34,6 +34,7 @@ RESUMABLE_FIELDS = frozenset(
         "eval_every",
         "eval_metrics",
         "eval_n",
+        "eval_data_root",
         "extractor",
         "inception_weights",
         # Speed options: the same maths, run differently (precision to float tolerance).
@@ -99,10 +100,12 @@ class TrainConfig:
     download: bool = False
     class_balanced: bool = False  # draw real batches evenly over the classes
     direction: str | None = None  # paired data: AtoB (default) or BtoA
+    scale: int | None = None  # super-resolution data: the upscaling factor, 2, 3 or 4 (default 4)
     # The model.
     model: str = "dcgan"
     model_options: dict[str, Any] = field(default_factory=dict)
     z_dim: int | None = None  # the model's, else 100
+    init_from: str | None = None  # a run (name or folder) whose generator weights a fresh run starts from
     # The game: the objective (the model's, e.g. adversarial, laplacian,
     # pix2pix) and its options (-X KEY=VALUE); the fields below up to `unroll_batch`
     # are the adversarial objectives' options under their older flag names.
@@ -159,6 +162,7 @@ class TrainConfig:
     eval_every: int = 0
     eval_metrics: list[str] = field(default_factory=lambda: ["fid"])
     eval_n: int = 5000
+    eval_data_root: str | None = None  # super-resolution: the HR test images --eval-every scores (e.g. Set5)
     extractor: str = "auto"
     inception_weights: str | None = None
 

@@ -8,7 +8,7 @@ grid.
 from __future__ import annotations
 
 # Imported for their @register_data_source side effect.
-from ganforge.data import cifar, digits, folder, idx, paired, stacked, toy  # noqa: F401
+from ganforge.data import cifar, digits, folder, idx, paired, sr, stacked, toy  # noqa: F401
 from ganforge.data.base import ImageData, to_float, to_uint8
 from ganforge.data.folder import default_data_root
 from ganforge.data.paired import PairedData

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.errors import GanforgeError, one_line
+from ganforge.errors import GanforgeError
+from ganforge.weights import PretrainedFile, load_tensors
 
 INCEPTION_SIZE = 299
 POOL_DIM = 2048
@@ -34,9 +35,16 @@ def weights_url() -> str:
     return FID_WEIGHTS_URL
 
 
+def _pretrained_file() -> PretrainedFile:
+    return PretrainedFile(
+        what="the FID Inception weights", url=weights_url(), option="--inception-weights", usage="--inception-weights FILE", env=WEIGHTS_ENV,
+        instead="or use --extractor classifier",
+    )
+
+
 def weights_cache_path() -> Path:
     """Where a downloaded copy lives: torch's hub cache, shared with pytorch-fid."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / weights_url().rsplit("/", 1)[-1]
+    return _pretrained_file().cache_path
 
 
 def build_fid_inception() -> nn.Module:
@@ -60,34 +68,7 @@ def build_fid_inception() -> nn.Module:
 def resolve_weights(path: str | os.PathLike[str] | None) -> Path:
     """The weights file: `path`, else $GANFORGE_INCEPTION_WEIGHTS, else the
     cached download, else download it (needs internet)."""
-    if path is None:
-        path = os.environ.get(WEIGHTS_ENV) or None
-    if path is not None:
-        file = Path(path).expanduser()
-        if not file.is_file():
-            raise GanforgeError(f"--inception-weights {file}: no such file")
-        return file
-    cached = weights_cache_path()
-    if cached.is_file():
-        return cached
-    return _download(cached)
-
-
-def _download(target: Path) -> Path:
-    url = weights_url()
-    # The file name carries the first digits of the file's SHA-256, which
-    # torch's downloader checks before moving the file into place.
-    hash_prefix = target.stem.rsplit("-", 1)[-1]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        torch.hub.download_url_to_file(url, str(target), hash_prefix=hash_prefix, progress=True)
-    except Exception as error:  # no network, proxy, checksum mismatch: all end here
-        raise GanforgeError(
-            f"cannot get the FID Inception weights from {url} ({one_line(error)}); "
-            f"download that file elsewhere and pass it with --inception-weights FILE "
-            f"(or set {WEIGHTS_ENV}), or use --extractor classifier"
-        ) from None
-    return target
+    return _pretrained_file().resolve(path)
 
 
 def file_digest(path: Path) -> str:
@@ -100,13 +81,7 @@ def file_digest(path: Path) -> str:
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise GanforgeError(f"--inception-weights {path} is not a readable PyTorch weights file ({one_line(error)})") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise GanforgeError(f"--inception-weights {path} does not hold a state dict of tensors")
-    return state
+    return load_tensors(path, "--inception-weights")
 
 
 class FIDInception(nn.Module):
@@ -173,4 +148,4 @@ class InceptionExtractor:
 
 def inception_weights_available(path: str | os.PathLike[str] | None) -> bool:
     """Whether FID Inception weights can be had without a download."""
-    return bool(path or os.environ.get(WEIGHTS_ENV) or weights_cache_path().is_file())
+    return _pretrained_file().available(path)

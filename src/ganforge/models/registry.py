@@ -15,7 +15,7 @@ ModelFn = Callable[..., GAN]
 MODELS: Registry[ModelFn] = Registry("model")
 
 # Arguments a factory receives from the data rather than from the user.
-STRUCTURAL_ARGS = ("image_shape", "z_dim", "num_classes", "input_channels")
+STRUCTURAL_ARGS = ("image_shape", "z_dim", "num_classes", "input_channels", "scale")
 
 
 # The models of tasks other than "generate" (ganforge.tasks), by name.
@@ -30,9 +30,10 @@ DEFAULTS_VERSION = 2
 OLDER_DEFAULTS: dict[str, dict[str, Any]] = {}
 
 
-# Training settings a model is built with (its latent size z_dim, D's --pack),
-# by name: the defaults of TrainConfig's z_dim and pack, needed before the
-# model exists (its other defaults are GAN.training_defaults).
+# Training settings a model is built with (its latent size z_dim, D's --pack,
+# the --image-size of its data: the HR crop of a super-resolution model), by
+# name: defaults needed before the model exists (its other defaults are
+# GAN.training_defaults).
 BUILD_DEFAULTS: dict[str, dict[str, Any]] = {}
 
 
@@ -58,7 +59,7 @@ def register_model(
 
 
 def build_default(name: str, setting: str, fallback: Any) -> Any:
-    """The model's default of build setting `setting` (z_dim or pack)."""
+    """The model's default of build setting `setting` (z_dim, pack or image_size)."""
     return BUILD_DEFAULTS.get(name, {}).get(setting, fallback)
 
 
@@ -120,6 +121,7 @@ def create_model(
     minibatch_std: bool = False,
     minibatch_disc: int = 0,
     input_channels: int | None = None,
+    scale: int | None = None,
     **options: Any,
 ) -> Any:
     """Build model `name` for images of `image_shape` (C, H, W).
@@ -138,6 +140,8 @@ def create_model(
         kwargs["z_dim"] = z_dim
     if input_channels is not None and "input_channels" in accepted:
         kwargs["input_channels"] = input_channels
+    if scale is not None and "scale" in accepted:  # super-resolution: the data's upscaling factor
+        kwargs["scale"] = scale
     if is_conditional(name):
         if num_classes < 2:
             raise GanforgeError(
@@ -173,8 +177,9 @@ def create_model(
         model.config["task"] = model.task
     if name in OLDER_DEFAULTS:
         model.config["defaults"] = DEFAULTS_VERSION
-    if "input_channels" in kwargs:
-        model.config["input_channels"] = kwargs["input_channels"]
+    for structural in ("input_channels", "scale"):
+        if structural in kwargs:
+            model.config[structural] = kwargs[structural]
     # Only recorded when on, so configs written before these existed still match.
     model.config.update({key: True for key, on in (("spectral_norm", spectral_norm), ("ema", ema)) if on})
     model.config.update(remedies.config())
@@ -209,6 +214,7 @@ def from_config(config: dict[str, Any]) -> GAN:
         minibatch_std=config.get("minibatch_std", False),
         minibatch_disc=config.get("minibatch_disc", 0),
         input_channels=config.get("input_channels"),
+        scale=config.get("scale"),
         **options_of(config),
     )
 

@@ -70,7 +70,7 @@ class Objective:
         task = getattr(model, "task", "generate")
         if task != self.task:
             name = getattr(model, "config", {}).get("name", type(model).__name__)
-            raise GanforgeError(f"objective '{self.name}' plays on {self.task} data, and model '{name}' is a {task} model; leave --objective out for the model's own")
+            raise GanforgeError(f"objective '{self.name}' plays on {self.task} data, and model '{name}' is a model of task '{task}'; leave --objective out for the model's own")
 
     def batches_per_step(self) -> int:
         """How many batches a step reads: the batch counter of step s starts at

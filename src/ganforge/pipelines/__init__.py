@@ -1,7 +1,7 @@
 """What a user does with a trained run, one pipeline per task (as diffusers
 picks a pipeline class): `ganforge.load(run)` returns a GANPipeline
 (`sample`) for a generate run and a TranslationPipeline (`translate`) for a
-paired run."""
+paired run and an UpscalePipeline (`upscale`) for a super-resolution run."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 from ganforge.errors import GanforgeError
 from ganforge.pipelines.generation import GANPipeline, slerp
 from ganforge.pipelines.translation import TranslationPipeline
+from ganforge.pipelines.upscaling import UpscalePipeline
 from ganforge.runs.folder import task_of_run
 
-PIPELINES: dict[str, Any] = {"generate": GANPipeline, "paired": TranslationPipeline}
+PIPELINES: dict[str, Any] = {"generate": GANPipeline, "paired": TranslationPipeline, "upscale": UpscalePipeline}
 
 
 def load(
@@ -23,12 +24,12 @@ def load(
     for a translation run `ganforge.load("runs/facades").translate(images)`."""
     run_dir, task = task_of_run(run, runs_dir)
     if task not in PIPELINES:
-        raise GanforgeError(f"run {run_dir} is a {task} run, which this version of ganforge cannot load")
+        raise GanforgeError(f"run {run_dir} is of task '{task}', which this version of ganforge cannot load")
     if task != "generate":
         if precise_bn:
-            raise GanforgeError(f"--precise-bn recalibrates a generator of noise; run {run_dir} is a {task} run")
+            raise GanforgeError(f"--precise-bn recalibrates a generator of noise; run {run_dir} is of task '{task}'")
         return PIPELINES[task].from_run(run_dir, checkpoint=checkpoint, device=device)
     return GANPipeline.from_run(run_dir, checkpoint=checkpoint, device=device, precise_bn=precise_bn)
 
 
-__all__ = ["PIPELINES", "GANPipeline", "TranslationPipeline", "load", "slerp"]
+__all__ = ["PIPELINES", "GANPipeline", "TranslationPipeline", "UpscalePipeline", "load", "slerp"]

@@ -84,7 +84,7 @@ def evaluate_generator(evaluator: Any, model: GAN, n: int, seed: int = 0) -> Eva
     """`n` samples of `model` (from seed `seed`) scored by `evaluator`: points
     for a mixture's modes, uint8 images for every image evaluator, test
     inputs translated for a paired run. The time includes sampling."""
-    if isinstance(evaluator, PairedEvaluator):
+    if hasattr(evaluator, "evaluate_model"):  # test pairs translated, HR test images upscaled
         return evaluator.evaluate_model(model, n, seed)
     started = time.perf_counter()
     if isinstance(evaluator, MixtureEvaluator):

@@ -211,7 +211,7 @@ def save_checkpoint(
     return final
 
 
-def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise GanforgeError(f"checkpoint file {path} is missing")
     try:
@@ -236,7 +236,7 @@ def read_state(path: Path) -> dict[str, Any]:
 def load_weights(path: Path, model: nn.Module) -> None:
     """Load `model.safetensors` of checkpoint directory `path` into `model`."""
     file = path / MODEL_FILE
-    tensors = _read_tensors(file)
+    tensors = read_tensors(file)
     missing, unexpected = set(model.state_dict()) - set(tensors), set(tensors) - set(model.state_dict())
     if missing or unexpected:
         detail = ", ".join(f"{label} {sorted(keys)[:3]}" for label, keys in (("missing", missing), ("unexpected", unexpected)) if keys)
@@ -263,7 +263,7 @@ def load_checkpoint(path: Path, model: nn.Module, optimizers: dict[str, Optimize
     state = read_state(path / STATE_FILE)
     if _STEP_DIR.fullmatch(path.name) and int(state["step"]) != checkpoint_step(path):
         raise GanforgeError(f"checkpoint file {path / STATE_FILE} says step {state['step']}, but its folder is {path.name}")
-    training = _read_tensors(path / TRAINING_FILE)
+    training = read_tensors(path / TRAINING_FILE)
     load_weights(path, model)
     for name, optimizer in optimizers.items():
         meta = state["optimizers"].get(name)

@@ -9,6 +9,6 @@ preview shows and which pipeline `ganforge.load(run)` returns.
 """
 
 from ganforge.tasks.base import TASKS, Task, create_task
-from ganforge.tasks import generate, paired  # noqa: F401  (registration side effects)
+from ganforge.tasks import generate, paired, upscale  # noqa: F401  (registration side effects)
 
 __all__ = ["TASKS", "Task", "create_task"]

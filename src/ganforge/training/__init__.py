@@ -13,6 +13,7 @@ import torch
 import ganforge
 from ganforge.config import FALLBACK_DEFAULTS, TrainConfig
 from ganforge.data import ImageData, PairedData, PointData
+from ganforge.data.sr import SRData
 from ganforge.data.from_config import load_training_data
 from ganforge.data.base import labels_hint
 from ganforge.device import resolve_device
@@ -26,6 +27,7 @@ from ganforge.pipelines import PIPELINES
 from ganforge.runs.checkpoint import checkpoint_step, clean_stale_temporaries, latest_checkpoint
 from ganforge.runs.folder import CONFIG_FILE, checkpoints_root, prepare_run_dir, read_run_config, run_task
 from ganforge.runs.lock import RunLock
+from ganforge.runs.transfer import init_generator_from
 from ganforge.training import distributed
 from ganforge.training.distributed import Distributed
 from ganforge.training.loop import Trainer, TrainingInterrupted
@@ -46,6 +48,12 @@ def build_evaluator(config: TrainConfig, data: ImageData | PointData, device: to
         from ganforge.pipelines.evaluation import paired_evaluator
 
         return paired_evaluator(config, device)
+    if isinstance(data, SRData):
+        from ganforge.pipelines.sr_evaluation import UpscaleEvaluator
+
+        if not config.eval_data_root:
+            raise GanforgeError("--eval-every on super-resolution data scores whole HR test images: give --eval-data-root DIR (e.g. ../shared/data/sr/Set5)")
+        return UpscaleEvaluator(config.eval_data_root, data.scale, data.image_shape[0], device)
     from ganforge.metrics import Evaluator
     from ganforge.metrics.known_modes import known_modes_evaluator
 
@@ -79,6 +87,7 @@ def build_model(config: TrainConfig, data: ImageData | PointData) -> GAN:
         minibatch_std=config.minibatch_std,
         minibatch_disc=config.minibatch_disc,
         input_channels=getattr(data, "input_shape", (None,))[0],
+        scale=getattr(data, "scale", None),
         **config.model_options,
     )
     # What the model was built with, for with_model_defaults to record.
@@ -86,15 +95,33 @@ def build_model(config: TrainConfig, data: ImageData | PointData) -> GAN:
     return model
 
 
-def check_data_kind(model: str, data: ImageData | PointData | PairedData) -> None:
-    """Point models train on point data, image models on images and
-    translation models on image pairs."""
-    paired_model, paired_data = model_task(model) == "paired", isinstance(data, PairedData)
-    if paired_model and not paired_data:
-        raise GanforgeError(f"model '{model}' translates images: train it on image pairs (--data paired --data-root DIR), not on {data.name}")
-    if paired_data and not paired_model:
-        translators = ", ".join(name for name in MODELS.names() if model_task(name) == "paired")
-        raise GanforgeError(f"data '{data.name}' holds image pairs, which model '{model}' does not learn from; use --model {translators}")
+# What each task's models learn from, for messages: the data and how to get it.
+TASK_DATA = {
+    "paired": "image pairs (--data paired --data-root DIR)",
+    "upscale": "high-resolution images (--data sr --data-root DIR)",
+}
+
+
+def data_task(data: Any) -> str:
+    """The task a data set is for: "paired" pairs, "upscale" HR images, else "generate"."""
+    if isinstance(data, PairedData):
+        return "paired"
+    if isinstance(data, SRData):
+        return "upscale"
+    return "generate"
+
+
+def check_data_kind(model: str, data: ImageData | PointData | PairedData | SRData) -> None:
+    """Point models train on point data, image models on images, translation
+    models on image pairs and super-resolution models on HR images."""
+    wanted, given = model_task(model), data_task(data)
+    if wanted != "generate" and given != wanted:
+        verb = "translates images" if wanted == "paired" else "upscales images"
+        raise GanforgeError(f"model '{model}' {verb}: train it on {TASK_DATA[wanted]}, not on {data.name}")
+    if given != "generate" and wanted != given:
+        fitting = ", ".join(name for name in MODELS.names() if model_task(name) == given)
+        what = "holds image pairs" if given == "paired" else "holds high-resolution images for super-resolution"
+        raise GanforgeError(f"data '{data.name}' {what}, which model '{model}' does not learn from; use --model {fitting}")
     if takes_points(model) and not isinstance(data, PointData):
         raise GanforgeError(f"model '{model}' generates 2-D points: train it on point data (--data ring or --data grid), not on {data.name} images")
     if isinstance(data, PointData) and not takes_points(model):
@@ -244,6 +271,10 @@ def _train_locked(run_dir: Path, config: TrainConfig, resuming: bool, job: Distr
     torch.manual_seed(config.seed)  # fixes the weight initialisation
     model = build_model(config, data)
     config = config.with_model_defaults(model.training_defaults)
+    if config.init_from and not resuming:
+        source = init_generator_from(model, config.init_from, config.runs_dir)
+        if job.is_main:
+            print(f"generator initialised from {source}")
     check_regularizers(config, model)
     objective = build_objective(config, model)
     trainer = Trainer(config, run_dir, data, model, device, evaluator=evaluator, job=job, objective=objective)

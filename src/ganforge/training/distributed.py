@@ -206,7 +206,8 @@ def prepare_model(model: GAN, device: torch.device, job: Distributed) -> None:
         )
     model.noise_shard = (job.rank, job.world_size)
     model.generator = synchronise_batch_norm(model.generator, device)
-    model.discriminator = synchronise_batch_norm(model.discriminator, device)
+    if model.discriminator is not None:  # a pixel-loss model (SRResNet) has none
+        model.discriminator = synchronise_batch_norm(model.discriminator, device)
 
 
 def ddp_wrapper(device: torch.device, job: Distributed) -> Callable[[nn.Module], nn.Module]:

@@ -146,7 +146,7 @@ class Trainer:
         self.config = config
         self.job = job
         self.evaluator = evaluator
-        self.best_score = float("inf")  # of the evaluator's best_metric (FID; L1 for paired runs), lower is better
+        self.best_score = float("inf")  # of the evaluator's best_metric (FID; L1 for paired runs; -PSNR for SR runs), lower is better
         self.run_dir = run_dir
         self.device = device
         self.data = data.to(device)
@@ -376,9 +376,11 @@ class Trainer:
         log.evaluation(self.step, result)
         metric = getattr(self.evaluator, "best_metric", "fid")
         score = result.metrics.get(metric, float("inf"))  # point data is scored on modes, not FID
+        if getattr(self.evaluator, "higher_is_better", False):  # PSNR: kept as its negative, so lower is better throughout
+            score = -score
         if score < self.best_score:
             self.best_score = score
-            extra = {metric: score, "best_metric": metric, "extractor": result.extractor}
+            extra = {metric: result.metrics[metric], "best_metric": metric, "extractor": result.extractor, "best_score": score}
             save_checkpoint(best_root(self.run_dir), self.step, self.model, {}, {}, extra=extra, keep=1)
         return result.metrics
 
@@ -458,7 +460,7 @@ class Trainer:
         if best is None:
             return float("inf")
         extra = read_state(best / STATE_FILE)["extra"]
-        return float(extra.get(extra.get("best_metric", "fid"), float("inf")))
+        return float(extra.get("best_score", extra.get(extra.get("best_metric", "fid"), float("inf"))))
 
 
 def check_process_layout(config: TrainConfig, job: Distributed) -> None:
