@@ -270,7 +270,7 @@ def test_smallest_coarse_level_and_other_level_counts_work(
 
 def test_registration_options_defaults_and_config() -> None:
     assert "lapgan" in MODELS.names()
-    assert model_options("lapgan") == ["levels", "recipe", "coarse_g_hidden", "coarse_d_hidden", "ch", "coarse_g_norm"]
+    assert model_options("lapgan") == ["levels", "recipe", "coarse_g_hidden", "coarse_d_hidden", "ch", "coarse_g_norm", "coarse_net"]
     model = create_model("lapgan", image_shape=(3, 32, 32))
     assert model.image_discriminator is False
     assert model.z_dim == 100 and model.noise_dim == 100 + 16 * 16 + 32 * 32
@@ -302,11 +302,14 @@ def _has_batch_norm(module: torch.nn.Module) -> bool:
 
 def test_the_default_recipe_and_the_papers() -> None:
     """The default at 28x28 is the CPU layout measured in docs/benchmarks/defaults.md
-    (two levels, 16 channels, batch norm in the coarse G, EMA, Adam 1e-3, batch 32);
+    (two levels: vanilla's MLP pair at 14x14, a 16-channel band; EMA, Adam 1e-3, batch 32);
     `recipe=paper` is the network ganforge had before, and an old run's saved
     config (without "defaults") rebuilds it."""
     ours = create_model("lapgan", image_shape=(1, 28, 28))
     assert ours.num_levels == 2 and _has_batch_norm(ours.generator.levels[0])
+    coarse_g = [m.out_features for m in ours.generator.levels[0].modules() if isinstance(m, torch.nn.Linear)]
+    coarse_d = [m.out_features for m in ours.discriminator.levels[0].modules() if isinstance(m, torch.nn.Linear)]
+    assert coarse_g == [128, 256, 512, 1024, 14 * 14] and coarse_d == [512, 256, 1]  # vanilla's MLP pair at 14x14
     assert ours.generator.levels[1].body[0].out_channels == 16
     assert ours.training_defaults["ema"] == 0.999 and ours.training_defaults["batch_size"] == 32
     assert ours.training_defaults["lr_g"] == 1e-3
@@ -322,3 +325,5 @@ def test_the_default_recipe_and_the_papers() -> None:
         create_model("lapgan", image_shape=(1, 28, 28), recipe="denton")
     with pytest.raises(GanforgeError, match="coarse_g_norm must be 'none' or 'batch'"):
         create_model("lapgan", image_shape=(1, 28, 28), coarse_g_norm="layer")
+    with pytest.raises(GanforgeError, match="coarse_net must be one of paper, mlp"):
+        create_model("lapgan", image_shape=(1, 28, 28), coarse_net="resnet")

@@ -40,6 +40,7 @@ from torch import nn
 from ganforge.errors import GanforgeError
 from ganforge.models.base import GAN, init_dcgan_weights
 from ganforge.models.registry import register_model
+from ganforge.models.vanilla import MLPDiscriminator, MLPGenerator
 
 #: The smallest side, in pixels, of the coarsest pyramid level.
 MIN_COARSE_SIZE = 4
@@ -47,6 +48,11 @@ MIN_COARSE_SIZE = 4
 RESIDUAL_SCALE = 2.0
 #: Dropout of the coarse MLP discriminator (Denton et al. use dropout in D).
 COARSE_DROPOUT = 0.5
+#: The coarse level's networks: "paper" (Denton et al.'s 1200/600 MLPs) or
+#: "mlp" (vanilla's MLP pair: G 128-256-512-1024 with batch norm, D 512-256).
+COARSE_NETS = ("paper", "mlp")
+MLP_G_HIDDEN = (128, 256, 512, 1024)
+MLP_D_HIDDEN = (512, 256)
 
 
 # -- the Laplacian pyramid ----------------------------------------------------
@@ -249,14 +255,15 @@ class LaplacianGenerator(nn.Module):
         hidden: int,
         ch: int,
         coarse_norm: str = "none",
+        coarse_net: str = "paper",
     ) -> None:
         super().__init__()
         channels, height, width = image_shape
         self.z_dim = z_dim
         self.sizes = level_sizes(height, width, levels)
-        self.levels = nn.ModuleList(
-            [CoarseGenerator(z_dim, (channels, *self.sizes[0]), hidden, coarse_norm)]
-        )
+        shape = (channels, *self.sizes[0])
+        coarse = MLPGenerator(z_dim, shape, list(MLP_G_HIDDEN), "batch") if coarse_net == "mlp" else CoarseGenerator(z_dim, shape, hidden, coarse_norm)
+        self.levels = nn.ModuleList([coarse])
         self.levels.extend(BandGenerator(channels, ch) for _ in self.sizes[1:])
 
     @property
@@ -301,14 +308,14 @@ class LaplacianDiscriminator(nn.Module):
     """All levels' discriminators, coarse to fine, in one module."""
 
     def __init__(
-        self, image_shape: tuple[int, int, int], levels: int, hidden: int, ch: int
+        self, image_shape: tuple[int, int, int], levels: int, hidden: int, ch: int, coarse_net: str = "paper"
     ) -> None:
         super().__init__()
         channels, height, width = image_shape
         sizes = level_sizes(height, width, levels)
-        self.levels = nn.ModuleList(
-            [CoarseDiscriminator((channels, *sizes[0]), hidden)]
-        )
+        shape = (channels, *sizes[0])
+        coarse = MLPDiscriminator(shape, list(MLP_D_HIDDEN)) if coarse_net == "mlp" else CoarseDiscriminator(shape, hidden)
+        self.levels = nn.ModuleList([coarse])
         self.levels.extend(BandDiscriminator(channels, size, ch) for size in sizes[1:])
 
     def level_logits(self, pyramid: Pyramid) -> list[torch.Tensor]:
@@ -356,6 +363,7 @@ class LAPGAN(GAN):
         coarse_d_hidden: int,
         ch: int,
         coarse_g_norm: str = "none",
+        coarse_net: str = "paper",
         training_defaults: dict[str, Any] | None = None,
     ) -> None:
         _, height, width = image_shape
@@ -371,9 +379,11 @@ class LAPGAN(GAN):
                 )
         if coarse_g_norm not in ("none", "batch"):
             raise GanforgeError(f"lapgan: coarse_g_norm must be 'none' or 'batch', not {coarse_g_norm!r}")
+        if coarse_net not in COARSE_NETS:
+            raise GanforgeError(f"lapgan: coarse_net must be one of {', '.join(COARSE_NETS)}, not {coarse_net!r}")
         super().__init__(
-            LaplacianGenerator(z_dim, image_shape, levels, coarse_g_hidden, ch, coarse_g_norm),
-            LaplacianDiscriminator(image_shape, levels, coarse_d_hidden, ch),
+            LaplacianGenerator(z_dim, image_shape, levels, coarse_g_hidden, ch, coarse_g_norm, coarse_net),
+            LaplacianDiscriminator(image_shape, levels, coarse_d_hidden, ch, coarse_net),
             z_dim=z_dim,
             image_shape=image_shape,
             training_defaults={
@@ -453,15 +463,15 @@ PAPER_TRAINING: dict[str, Any] = {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "bet
 PAPER_LAYOUT: dict[str, Any] = {"levels": 3, "ch": 64}
 RECIPES: dict[str, dict[str, Any]] = {
     # The default: batch norm in the coarse MLP G and an EMA of G; at 28x28 a
-    # CPU layout, two levels (a 14x14 MLP GAN and one 28x28 band) of 16
-    # channels at Adam 1e-3, batch 32, measured in docs/benchmarks/defaults.md
-    # (the paper's three levels of 64 channels made 4 steps/s on 2 CPU cores
-    # and FID 117 after 5 minutes).
+    # CPU layout, two levels (vanilla's MLP pair at 14x14 and one 28x28 band
+    # of 16 channels) at Adam 1e-3, batch 32, measured in
+    # docs/benchmarks/defaults.md: FID 15.8 in 5 CPU minutes, where the
+    # paper's three levels of 64 channels made 4 steps/s and FID 117.
     "ganforge": {
         "coarse_g_norm": "batch",
         "layout": PAPER_LAYOUT,
         "training": {**PAPER_TRAINING, "ema": 0.999},
-        "layout_28": {"levels": 2, "ch": 16},
+        "layout_28": {"levels": 2, "ch": 16, "coarse_net": "mlp"},
         "training_28": {"lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5, "beta2": 0.999, "ema": 0.999, "batch_size": 32},
     },
     # Denton et al.'s networks as ganforge had them before: no batch norm in
@@ -485,13 +495,15 @@ def lapgan(
     coarse_d_hidden: int = 600,
     ch: int | None = None,
     coarse_g_norm: str | None = None,
+    coarse_net: str | None = None,
 ) -> GAN:
     """`levels` pyramid levels (the image halves levels-1 times; 28 -> 14 -> 7);
-    the coarse MLPs' widths are the paper's (1200 for G, 600 for D); `ch`
+    `coarse_net` "paper" (the paper's 1200/600 MLPs, `coarse_g_hidden`,
+    `coarse_d_hidden`, `coarse_g_norm`) or "mlp" (vanilla's MLP pair); `ch`
     channels in the finer levels' convolutions. `recipe` "ganforge" (default:
-    batch norm in the coarse G, EMA; at 28x28 two levels of 16 channels,
-    Adam 1e-3, batch 32) or "paper" (three levels of 64 channels, no batch
-    norm, no EMA, Adam 2e-4)."""
+    batch norm in the coarse G, EMA; at 28x28 two levels, vanilla's MLP pair
+    and 16 channels, Adam 1e-3, batch 32) or "paper" (three levels of 64
+    channels, the paper's MLPs without batch norm, no EMA, Adam 2e-4)."""
     if recipe not in RECIPES:
         raise GanforgeError(f"lapgan: recipe must be one of {', '.join(RECIPES)}, not {recipe!r}")
     chosen = RECIPES[recipe]
@@ -505,5 +517,6 @@ def lapgan(
         coarse_d_hidden=coarse_d_hidden,
         ch=ch if ch is not None else layout["ch"],
         coarse_g_norm=coarse_g_norm or chosen["coarse_g_norm"],
+        coarse_net=coarse_net or layout.get("coarse_net", "paper"),
         training_defaults=dict(chosen["training_28" if at_28 else "training"]),
     )
