@@ -181,10 +181,12 @@ def check_crop(image_shape: tuple[int, int, int], scale: int) -> None:
         raise GanforgeError(f"HR crops of {height}x{width} px do not divide by the scale {scale}")
 
 
-def generator_options(variant: str) -> dict[str, bool]:
+def srresnet_generator(image_shape: tuple[int, int, int], scale: int, features: int, blocks: int, variant: str) -> SRResNet:
+    """The SRResNet of one variant for HR crops of `image_shape` (checked against the scale)."""
+    check_crop(image_shape, scale)
     if variant not in VARIANTS:
         raise GanforgeError(f"option variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
-    return {"norm": variant == "paper", "input_skip": variant == "ganforge"}
+    return SRResNet(image_shape[0], scale, features=features, blocks=blocks, norm=variant == "paper", input_skip=variant == "ganforge")
 
 
 #: The HR crop of every SR model's data (`--image-size`): 64 px (16 px LR at
@@ -220,9 +222,7 @@ def srresnet(
     *, image_shape: tuple[int, int, int], scale: int = 4, features: int = 64, blocks: int = 16, variant: str = "ganforge",
 ) -> Upscaler:
     """`image_shape` is one HR crop's (C, H, W); `scale` 2, 3 or 4."""
-    check_crop(image_shape, scale)
-    generator = SRResNet(image_shape[0], scale, features=features, blocks=blocks, **generator_options(variant))
-    return Upscaler(generator, None, image_shape=image_shape, scale=scale, training_defaults=SRRESNET_DEFAULTS)
+    return Upscaler(srresnet_generator(image_shape, scale, features, blocks, variant), None, image_shape=image_shape, scale=scale, training_defaults=SRRESNET_DEFAULTS)
 
 
 #: Ledig et al.'s SRGAN recipe: Adam 1e-4 (0.9, 0.999) for both players,
@@ -247,7 +247,6 @@ SRGAN_DEFAULTS: dict[str, Any] = {
 def srgan(
     *, image_shape: tuple[int, int, int], scale: int = 4, features: int = 64, blocks: int = 16, variant: str = "ganforge", d_features: int = 64,
 ) -> Upscaler:
-    check_crop(image_shape, scale)
-    generator = SRResNet(image_shape[0], scale, features=features, blocks=blocks, **generator_options(variant))
+    generator = srresnet_generator(image_shape, scale, features, blocks, variant)
     discriminator = VGGStyleDiscriminator(image_shape[0], image_shape[1], features=d_features)
     return Upscaler(generator, discriminator, image_shape=image_shape, scale=scale, training_defaults=SRGAN_DEFAULTS)

@@ -20,7 +20,7 @@ from ganforge.augment import DiffAugment
 from ganforge.errors import GanforgeError
 from ganforge.losses import GANLoss, create_loss
 from ganforge.models.base import GAN, batch_spread
-from ganforge.objectives.base import Batch, Objective, Stats, StepContext
+from ganforge.objectives.base import Batch, Objective, Stats, StepContext, discriminator_stats
 from ganforge.objectives.registry import register_objective
 from ganforge.regularizers import clip_weights, gradient_penalty, r1_penalty
 from ganforge.remedies import Discriminate, unrolled_discriminator
@@ -170,13 +170,7 @@ class AdversarialObjective(Objective):
         if self.r1:
             loss = loss + self.r1 * r1_penalty(real_logits, real)
         ctx.scratch["batch"], ctx.scratch["fake"] = batch, kept if keep else None
-        stats = {
-            "loss_d": loss.detach().float(),
-            "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
-            "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
-            "diversity": self.diversity(real, fake),
-        }
-        return loss, stats
+        return loss, {**discriminator_stats(loss, real_logits, fake_logits), "diversity": self.diversity(real, fake)}
 
     def generator_loss(self, nets: GAN, ctx: StepContext) -> tuple[torch.Tensor, Stats]:
         """G's loss against the frozen D, on the last D update's fake batch (or

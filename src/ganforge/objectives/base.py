@@ -30,6 +30,16 @@ Batch = dict[str, Any]
 Stats = dict[str, torch.Tensor]
 
 
+def discriminator_stats(loss: torch.Tensor, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> Stats:
+    """What every game logs of a D update: its loss and D's mean belief (sigmoid
+    of its logits) that real and fake images are real."""
+    return {
+        "loss_d": loss.detach().float(),
+        "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
+        "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
+    }
+
+
 @dataclass
 class StepContext:
     """What one training step's losses read, besides the networks.

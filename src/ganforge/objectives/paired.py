@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
 from ganforge.losses import GANLoss, create_loss
-from ganforge.objectives.base import Objective, Stats, StepContext
+from ganforge.objectives.base import Objective, Stats, StepContext, discriminator_stats
 from ganforge.objectives.registry import register_objective
 
 
@@ -54,12 +54,7 @@ class Pix2PixObjective(Objective):
             ctx.scratch.update(a=a, b=b, fake=fake)
             real_logits, fake_logits = nets.discriminate(a, b), nets.discriminate(a, fake.detach())
             loss = 0.5 * self.loss_fn.d_loss(real_logits, fake_logits, self.real_target)
-            stats = {
-                "loss_d": loss.detach().float(),
-                "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
-                "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
-            }
-            return loss, stats
+            return loss, discriminator_stats(loss, real_logits, fake_logits)
         if player == "g":
             a, b, fake = ctx.scratch["a"], ctx.scratch["b"], ctx.scratch["fake"]
             adversarial = self.loss_fn.g_loss(nets.discriminate(a, fake))

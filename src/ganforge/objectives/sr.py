@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
 from ganforge.losses import GANLoss, create_loss
-from ganforge.objectives.base import Objective, Stats, StepContext
+from ganforge.objectives.base import Objective, Stats, StepContext, discriminator_stats
 from ganforge.objectives.registry import register_objective
 from ganforge.perceptual import VGG19_LAYERS, VGGFeatures
 
@@ -117,12 +117,7 @@ class PerceptualGANObjective(Objective):
             ctx.scratch.update(hr=batch["hr"], sr=sr)
             real_logits, fake_logits = nets.discriminate(batch["hr"]), nets.discriminate(sr.detach())
             loss = self.adversarial(real_logits, fake_logits, "d")
-            stats = {
-                "loss_d": loss.detach().float(),
-                "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
-                "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
-            }
-            return loss, stats
+            return loss, discriminator_stats(loss, real_logits, fake_logits)
         if player == "g":
             hr, sr = ctx.scratch["hr"], ctx.scratch["sr"]
             real_logits = nets.discriminate(hr).detach() if self.relativistic else None

@@ -24,8 +24,11 @@ from ganforge.tasks.paired import seeded_translation
 WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
 
 
-class TranslationPipeline:
-    """A paired run's generator G(a) -> b, with its run's metadata."""
+class ImageToImagePipeline:
+    """A run's generator of images from images, with its run's metadata:
+    `from_run` loads the weights of a run of the class's `task`."""
+
+    task = ""
 
     def __init__(
         self, model: Any, *, run_dir: Path | None = None, step: int | None = None, train_config: dict[str, Any] | None = None,
@@ -37,10 +40,10 @@ class TranslationPipeline:
         self.train_config = train_config
 
     @classmethod
-    def from_run(cls, run: str | Path, *, checkpoint: int | str | None = None, device: str = "auto", runs_dir: str | Path = "runs") -> TranslationPipeline:
+    def from_run(cls, run: str | Path, *, checkpoint: int | str | None = None, device: str = "auto", runs_dir: str | Path = "runs") -> Any:
         run_dir = find_run(run, runs_dir)
         saved = read_run_config(run_dir)
-        check_task(run_dir, saved, "paired")
+        check_task(run_dir, saved, cls.task)
         model = from_config(saved["model"])
         path = load_run_weights(run_dir, model, checkpoint)
         model.to(resolve_device(device))
@@ -49,6 +52,12 @@ class TranslationPipeline:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+
+class TranslationPipeline(ImageToImagePipeline):
+    """A paired run's generator G(a) -> b, with its run's metadata."""
+
+    task = "paired"
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -81,19 +90,7 @@ class TranslationPipeline:
         into folder `out`: one output per input, with the input's file name
         (and relative folder), at the run's image size. Each file is written
         whole or not at all."""
-        source, out = Path(source), Path(out)
-        if source.is_file():
-            if source.suffix.lower() not in IMAGE_EXTENSIONS:
-                raise GanforgeError(f"--input {source} is not an image file ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-            files, base = [source], source.parent
-        elif source.is_dir():
-            files, base = list_image_files(source), source
-            if not files:
-                raise GanforgeError(f"--input {source} holds no image files")
-        else:
-            raise GanforgeError(f"--input {source}: no such file or folder")
-        if out.exists() and not out.is_dir():
-            raise GanforgeError(f"--out {out} is a file; give a folder for the translated images")
+        files, base, out = input_files(source, out, "translated")
         written = []
         resized = 0
         for path in files:
@@ -106,6 +103,26 @@ class TranslationPipeline:
             h, w = self.input_shape[1:]
             warnings.warn(f"{resized} of {len(files)} input(s) resized to the run's {w}x{h} px; outputs are {w}x{h}", stacklevel=2)
         return written
+
+
+def input_files(source: str | Path, out: str | Path, done: str) -> tuple[list[Path], Path, Path]:
+    """(image files, the folder their names are relative to, the output
+    folder) of --input FILE_OR_DIR and --out DIR; `done` says what the
+    outputs are ("translated", "upscaled"), for the message about a bad --out."""
+    source, out = Path(source), Path(out)
+    if source.is_file():
+        if source.suffix.lower() not in IMAGE_EXTENSIONS:
+            raise GanforgeError(f"--input {source} is not an image file ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+        files, base = [source], source.parent
+    elif source.is_dir():
+        files, base = list_image_files(source), source
+        if not files:
+            raise GanforgeError(f"--input {source} holds no image files")
+    else:
+        raise GanforgeError(f"--input {source}: no such file or folder")
+    if out.exists() and not out.is_dir():
+        raise GanforgeError(f"--out {out} is a file; give a folder for the {done} images")
+    return files, base, out
 
 
 def write_image(path: Path, pixels: np.ndarray) -> Path:

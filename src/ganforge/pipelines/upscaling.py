@@ -11,20 +11,15 @@ bicubically beside the colour.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
 from ganforge.data.base import to_float, to_uint8
-from ganforge.data.folder import IMAGE_EXTENSIONS, UNREADABLE_IMAGE, list_image_files
-from ganforge.device import resolve_device
+from ganforge.data.folder import UNREADABLE_IMAGE
 from ganforge.errors import GanforgeError
-from ganforge.models import from_config
-from ganforge.pipelines.translation import write_image
-from ganforge.runs.checkpoint import checkpoint_step, load_run_weights
-from ganforge.runs.folder import check_task, find_run, read_run_config
+from ganforge.pipelines.translation import ImageToImagePipeline, input_files, write_image
 from ganforge.tasks.upscale import upscale_in_batches
 
 #: Default tile side in LR pixels (a 128 px tile at x4 holds 512x512 HR activations).
@@ -42,31 +37,10 @@ def tile_starts(size: int, tile: int) -> list[int]:
     return [*starts, size - tile]
 
 
-class UpscalePipeline:
+class UpscalePipeline(ImageToImagePipeline):
     """A super-resolution run's generator G(LR) -> HR, with its run's metadata."""
 
-    def __init__(
-        self, model: Any, *, run_dir: Path | None = None, step: int | None = None, train_config: dict[str, Any] | None = None,
-        class_names: list[str] | None = None,
-    ) -> None:
-        self.model = model.eval()
-        self.run_dir = run_dir
-        self.step = step
-        self.train_config = train_config
-
-    @classmethod
-    def from_run(cls, run: str | Path, *, checkpoint: int | str | None = None, device: str = "auto", runs_dir: str | Path = "runs") -> UpscalePipeline:
-        run_dir = find_run(run, runs_dir)
-        saved = read_run_config(run_dir)
-        check_task(run_dir, saved, "upscale")
-        model = from_config(saved["model"])
-        path = load_run_weights(run_dir, model, checkpoint)
-        model.to(resolve_device(device))
-        return cls(model, run_dir=run_dir, step=checkpoint_step(path), train_config=saved["train"])
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+    task = "upscale"
 
     @property
     def scale(self) -> int:
@@ -134,19 +108,7 @@ class UpscalePipeline:
         into folder `out`: one output per input with its file name, `scale`
         times its size. Each file is written whole or not at all."""
         self.check_scale(scale)
-        source, out = Path(source), Path(out)
-        if source.is_file():
-            if source.suffix.lower() not in IMAGE_EXTENSIONS:
-                raise GanforgeError(f"--input {source} is not an image file ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-            files, base = [source], source.parent
-        elif source.is_dir():
-            files, base = list_image_files(source), source
-            if not files:
-                raise GanforgeError(f"--input {source} holds no image files")
-        else:
-            raise GanforgeError(f"--input {source}: no such file or folder")
-        if out.exists() and not out.is_dir():
-            raise GanforgeError(f"--out {out} is a file; give a folder for the upscaled images")
+        files, base, out = input_files(source, out, "upscaled")
         written = []
         for path in files:
             written.append(write_image(out / path.relative_to(base), self.upscale_pixels(read_pixels(path), tile=tile)))
