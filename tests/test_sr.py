@@ -316,6 +316,9 @@ def test_tiled_upscaling_equals_whole_image_upscaling(trained: Path) -> None:
     tiled = pipeline.upscale(lr, tile=12)
     assert tiled.shape == (1, 3, 200, 148)
     torch.testing.assert_close(tiled, whole, atol=1e-4, rtol=0)
+    as_levels = pipeline.upscale(lr, tile=12, as_uint8=True)
+    assert as_levels.dtype == torch.uint8
+    assert (as_levels.int() - to_uint8(whole).int()).abs().max() <= 1
 
 
 def test_tile_starts_cover_the_image() -> None:

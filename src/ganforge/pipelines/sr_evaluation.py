@@ -105,7 +105,7 @@ def evaluate_upscale_run(
     if data_root is None:
         raise GanforgeError("a super-resolution run is scored on a folder of HR test images: give --data-root DIR (e.g. ../shared/data/sr/Set5)")
     images = read_test_images(data_root, pipeline.scale)
-    scored = score_images(through(lambda lr: to_uint8(pipeline.upscale(lr, tile=tile)), pipeline.channels), images, pipeline.scale)
+    scored = score_images(through(lambda lr: pipeline.upscale(lr, tile=tile, as_uint8=True), pipeline.channels), images, pipeline.scale)
     result = EvalResult(scored["metrics"], "y-channel", len(images), len(images), time.perf_counter() - started)
     result.extra = {
         "step": pipeline.step, "checkpoint": str(checkpoint or "latest"), "data_root": str(data_root), "scale": pipeline.scale,

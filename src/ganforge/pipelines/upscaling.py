@@ -11,6 +11,7 @@ bicubically beside the colour.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,11 +55,12 @@ class UpscalePipeline(ImageToImagePipeline):
         if scale is not None and scale != self.scale:
             raise GanforgeError(f"--scale {scale}: this run upscales x{self.scale}; train a x{scale} run for that (--data sr --scale {scale})")
 
-    def upscale(self, images: torch.Tensor, *, tile: int = DEFAULT_TILE, scale: int | None = None) -> torch.Tensor:
-        """G(images) in [-1, 1] on the CPU, N x C x (scale h) x (scale w).
-        `images`: N x C x h x w, uint8 or floats in [-1, 1], C the run's
-        channels. Inputs larger than `tile` LR px on a side (0: never) are
-        upscaled in overlapping tiles."""
+    def upscale(self, images: torch.Tensor, *, tile: int = DEFAULT_TILE, scale: int | None = None, as_uint8: bool = False) -> torch.Tensor:
+        """G(images) in [-1, 1] on the CPU, N x C x (scale h) x (scale w)
+        (`as_uint8`: 8-bit levels, each tile converted as it is made, so a
+        large output takes a quarter of the memory). `images`: N x C x h x w,
+        uint8 or floats in [-1, 1], C the run's channels. Inputs larger than
+        `tile` LR px on a side (0: never) are upscaled in overlapping tiles."""
         self.check_scale(scale)
         if images.dim() != 4 or images.shape[1] != self.channels:
             raise GanforgeError(f"upscale expects N x {self.channels} x H x W images, got {tuple(images.shape)}")
@@ -66,19 +68,20 @@ class UpscalePipeline(ImageToImagePipeline):
             raise GanforgeError(f"--tile must be 0 (off) or positive, got {tile}")
         lr = (to_float(images) if images.dtype == torch.uint8 else images.float()).to(self.device)
         height, width = lr.shape[-2:]
+        convert = to_uint8 if as_uint8 else (lambda x: x)
         if not tile or (height <= tile and width <= tile):
-            return upscale_in_batches(self.model, lr).cpu()
-        return self._tiled(lr, tile)
+            return convert(upscale_in_batches(self.model, lr).cpu())
+        return self._tiled(lr, tile, convert, torch.uint8 if as_uint8 else torch.float32)
 
-    def _tiled(self, lr: torch.Tensor, tile: int) -> torch.Tensor:
+    def _tiled(self, lr: torch.Tensor, tile: int, convert: Any, dtype: torch.dtype) -> torch.Tensor:
         r, (height, width) = self.scale, lr.shape[-2:]
-        out = torch.empty(lr.shape[0], lr.shape[1], height * r, width * r)
+        out = torch.empty(lr.shape[0], lr.shape[1], height * r, width * r, dtype=dtype)
         for top in tile_starts(height, tile):
             for left in tile_starts(width, tile):
                 bottom, right = min(top + tile, height), min(left + tile, width)
                 y0, x0 = max(top - TILE_MARGIN, 0), max(left - TILE_MARGIN, 0)
                 y1, x1 = min(bottom + TILE_MARGIN, height), min(right + TILE_MARGIN, width)
-                patch = upscale_in_batches(self.model, lr[..., y0:y1, x0:x1]).cpu()
+                patch = convert(upscale_in_batches(self.model, lr[..., y0:y1, x0:x1]).cpu())
                 inner = patch[..., (top - y0) * r : (bottom - y0) * r, (left - x0) * r : (right - x0) * r]
                 out[..., top * r : bottom * r, left * r : right * r] = inner
         return out
@@ -93,7 +96,7 @@ class UpscalePipeline(ImageToImagePipeline):
         colour = image.convert("RGB" if self.channels == 3 else "L")
         array = np.asarray(colour, dtype=np.uint8).reshape(colour.height, colour.width, -1)
         tensor = torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0)
-        out = to_uint8(self.upscale(tensor, tile=tile))[0].permute(1, 2, 0).numpy()
+        out = self.upscale(tensor, tile=tile, as_uint8=True)[0].permute(1, 2, 0).numpy()
         result = Image.fromarray(out.squeeze(-1) if out.shape[2] == 1 else out)
         if grey and result.mode != "L":
             result = result.convert("L")
