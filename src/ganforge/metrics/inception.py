@@ -42,11 +42,6 @@ def _pretrained_file() -> PretrainedFile:
     )
 
 
-def weights_cache_path() -> Path:
-    """Where a downloaded copy lives: torch's hub cache, shared with pytorch-fid."""
-    return _pretrained_file().cache_path
-
-
 def build_fid_inception() -> nn.Module:
     """Inception-v3 with pytorch-fid's FID blocks, randomly initialised."""
     import torchvision

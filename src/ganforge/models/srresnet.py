@@ -157,12 +157,6 @@ class Upscaler(Networks):
         self.scale = scale
         self.inference_batch = 16
 
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """One training LR patch (C, crop / scale, crop / scale)."""
-        channels, height, width = self.image_shape
-        return channels, height // self.scale, width // self.scale  # type: ignore[return-value]
-
     def upscale(self, lr: torch.Tensor, *, ema: bool = False) -> torch.Tensor:
         """G(lr): N x C x h x w in [-1, 1] -> N x C x (scale h) x (scale w), unclamped."""
         generator = self.generator_ema if ema and self.generator_ema is not None else self.generator

@@ -7,7 +7,6 @@ done here, so metrics never import models' training or pipelines.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from ganforge.metrics.segmentation import Segmenter, describe, segmentation_scor
 from ganforge.models.base import GAN
 from ganforge.pipelines.generation import GANPipeline
 from ganforge.pipelines.translation import TranslationPipeline
-from ganforge.runs.folder import METRICS_FILE, read_run_config
+from ganforge.runs.folder import append_record, read_run_config
 from ganforge.tasks.paired import seeded_translation
 
 SAMPLE_BATCH = 500
@@ -121,8 +120,7 @@ def evaluate_run(
     evaluator = known or Evaluator.create(metrics, real, pipeline.device, extractor, inception_weights)
     result = evaluate_generator(evaluator, pipeline.model, n, seed)
     result.extra = {"step": pipeline.step, "checkpoint": str(checkpoint or "latest"), "seed": seed, "precise_bn": precise_bn}
-    with open(pipeline.run_dir / METRICS_FILE, "a") as f:
-        f.write(json.dumps(result.record()) + "\n")
+    append_record(pipeline.run_dir, result.record())
     return result
 
 
@@ -199,6 +197,5 @@ def evaluate_paired_run(
         metrics.update(compute_metrics(["fid", "kid"], real, fake))
     result = EvalResult(metrics, network.name if network is not None else "none", len(targets), len(outputs), time.perf_counter() - started)
     result.extra = {"step": pipeline.step, "checkpoint": str(checkpoint or "latest"), "split": split, "seed": seed, "notes": notes}
-    with open(pipeline.run_dir / METRICS_FILE, "a") as f:
-        f.write(json.dumps(result.record()) + "\n")
+    append_record(pipeline.run_dir, result.record())
     return result

@@ -8,7 +8,6 @@ PSNR and SSIM on Y with `scale` border pixels shaved (ganforge.metrics.sr).
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from ganforge.errors import GanforgeError
 from ganforge.metrics.evaluate import EvalResult
 from ganforge.metrics.sr import sr_scores
 from ganforge.pipelines.upscaling import DEFAULT_TILE, UpscalePipeline, read_pixels
-from ganforge.runs.folder import METRICS_FILE
+from ganforge.runs.folder import append_record
 from ganforge.tasks.upscale import bicubic_upscale, upscale_in_batches
 
 
@@ -112,8 +111,7 @@ def evaluate_upscale_run(
         "protocol": f"Y (BT.601; grey images as they are), {pipeline.scale} px border shaved, bicubic LR rounded to 8 bits",
         "per_image": scored["per_image"],
     }
-    with open(pipeline.run_dir / METRICS_FILE, "a") as f:
-        f.write(json.dumps(result.record()) + "\n")
+    append_record(pipeline.run_dir, result.record())
     return result
 
 

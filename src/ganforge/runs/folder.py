@@ -103,6 +103,12 @@ def config_differences(saved: dict[str, Any], new: TrainConfig, given: set[str] 
     return differences
 
 
+def append_record(run_dir: Path, record: dict[str, Any]) -> None:
+    """One JSON line appended to the run's metrics.jsonl (an evaluation's result)."""
+    with open(run_dir / METRICS_FILE, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
 def prepare_run_dir(config: TrainConfig, given: set[str] | None = None) -> tuple[Path, TrainConfig, bool]:
     """Resolve the run folder; for an existing run, merge and check its config.
 
@@ -115,7 +121,8 @@ def prepare_run_dir(config: TrainConfig, given: set[str] | None = None) -> tuple
         if run_dir.exists() and any(not leftover(p) for p in run_dir.iterdir()):
             raise GanforgeError(f"{run_dir} exists but is not a ganforge run (no {CONFIG_FILE}); choose another --run name")
         return run_dir, config, False
-    saved = read_run_config(run_dir)["train"]
+    record = read_run_config(run_dir)
+    saved = record["train"]
     differences = config_differences(saved, config, given)
     if differences:
         raise GanforgeError(
@@ -128,5 +135,5 @@ def prepare_run_dir(config: TrainConfig, given: set[str] | None = None) -> tuple
             merged[name] = getattr(config, name)
     merged["run"] = config.run_name()
     # A run made before its model's defaults changed resumes with the networks it trained.
-    merged["model_options"] = {**merged.get("model_options", {}), **options_of(read_run_config(run_dir)["model"])}
+    merged["model_options"] = {**merged.get("model_options", {}), **options_of(record["model"])}
     return run_dir, TrainConfig.from_dict(merged), True

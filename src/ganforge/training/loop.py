@@ -375,12 +375,10 @@ class Trainer:
         result = evaluate_generator(self.evaluator, self.model, self.config.eval_n, seed=self.config.seed + EVAL_SEED_OFFSET)
         log.evaluation(self.step, result)
         metric = getattr(self.evaluator, "best_metric", "fid")
-        score = result.metrics.get(metric, float("inf"))  # point data is scored on modes, not FID
-        if getattr(self.evaluator, "higher_is_better", False):  # PSNR: kept as its negative, so lower is better throughout
-            score = -score
+        score = self.lower_is_better(result.metrics.get(metric))  # point data is scored on modes, not FID
         if score < self.best_score:
             self.best_score = score
-            extra = {metric: result.metrics[metric], "best_metric": metric, "extractor": result.extractor, "best_score": score}
+            extra = {metric: result.metrics[metric], "best_metric": metric, "extractor": result.extractor}
             save_checkpoint(best_root(self.run_dir), self.step, self.model, {}, {}, extra=extra, keep=1)
         return result.metrics
 
@@ -460,7 +458,14 @@ class Trainer:
         if best is None:
             return float("inf")
         extra = read_state(best / STATE_FILE)["extra"]
-        return float(extra.get("best_score", extra.get(extra.get("best_metric", "fid"), float("inf"))))
+        return self.lower_is_better(extra.get(extra.get("best_metric", "fid")))
+
+    def lower_is_better(self, value: float | None) -> float:
+        """The evaluator's best metric as a score where lower is better (PSNR
+        negated); infinity when the metric is missing."""
+        if value is None:
+            return float("inf")
+        return -float(value) if getattr(self.evaluator, "higher_is_better", False) else float(value)
 
 
 def check_process_layout(config: TrainConfig, job: Distributed) -> None:
