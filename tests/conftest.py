@@ -40,6 +40,7 @@ TINY: dict[str, dict[str, Any]] = {
     "acgan": {"g_ch": 16, "d_ch": 16},
     "lapgan": {"coarse_g_hidden": 64, "coarse_d_hidden": 32, "ch": 8},
     "toy-mlp": {"g_hidden": 16, "g_layers": 2, "d_hidden": 16, "d_layers": 2},
+    "cyclegan": {"ngf": 8, "ndf": 8, "blocks": 1},
 }
 
 

@@ -36,13 +36,13 @@ def test_models_and_data_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
     assert any(line.startswith("dcgan ") for line in models) and any(line.startswith("vanilla ") for line in models)
     assert main(["data"]) == 0
     sources = {line.split()[0] for line in capsys.readouterr().out.splitlines()}
-    assert sources == {"digits", "mnist", "fashion-mnist", "cifar10", "folder", "stacked-mnist", "ring", "grid", "paired", "sr"}
+    assert sources == {"digits", "mnist", "fashion-mnist", "cifar10", "folder", "stacked-mnist", "ring", "grid", "paired", "unpaired", "sr"}
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["train", "--model", "stylegan9"], "invalid choice: 'stylegan9' (choose from acgan, cgan, cgan-pd, dcgan, "),
+        (["train", "--model", "stylegan9"], "invalid choice: 'stylegan9' (choose from acgan, cgan, cgan-pd, cyclegan, dcgan, "),
         (["train", "--data", "imagenet"], "invalid choice: 'imagenet'"),
         (["train", "--lerning-rate", "1"], "unrecognized option --lerning-rate"),
         (["train", "--data", "folder"], "data source 'folder' needs --data-root DIR"),

@@ -1,4 +1,4 @@
-"""The `ganforge` command: train, sample, translate, upscale, balance, diagnose, plot, interpolate, eval, train-classifier, models, data, metrics.
+"""The `ganforge` command: train, sample, translate, upscale, inpaint, balance, diagnose, plot, interpolate, eval, train-classifier, models, data, metrics.
 
 Errors the user can fix print one line (`ganforge: error: ...`) and exit with
 status 2; no traceback.
@@ -39,7 +39,7 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
-    from ganforge.config import COMPILE_MODES, LR_DECAYS, NAN_POLICIES, OPTIMIZERS, PRECISIONS, UNROLL_BATCHES
+    from ganforge.config import COMPILE_MODES, LR_DECAYS, MASK_KINDS, NAN_POLICIES, OPTIMIZERS, PRECISIONS, UNROLL_BATCHES
     from ganforge.data import DATA_SOURCES
     from ganforge.losses import LOSSES
     from ganforge.models import MODELS
@@ -59,6 +59,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     data.add_argument("--download", action="store_true", default=S, help="download the official files (needs internet)")
     data.add_argument("--direction", choices=("AtoB", "BtoA"), default=S, help="paired data: translate A to B (default) or B to A (facades: BtoA is label map to photo)")
     data.add_argument("--scale", type=int, choices=(2, 3, 4), default=S, help="super-resolution data (--data sr): the upscaling factor (default: 4); --image-size is the HR crop (default: 96)")
+    data.add_argument("--holdout", type=int, metavar="N", default=S, help="keep N images (a fixed draw, the same for every run) out of training; `ganforge eval` of an inpainting run scores them (default: 0, the test split)")
+    data.add_argument("--masks", choices=MASK_KINDS, default=S, help="inpainting: the holes made on the fly: centre squares, random rectangles, free-form strokes, or a mix of the three (default: mixed)")
     data.add_argument("--class-balanced", dest="class_balanced", action="store_true", default=S, help="draw real batches evenly over the classes (small classes' images repeated up to the largest's count), for imbalanced labelled data")
 
     model = p.add_argument_group("model")
@@ -255,11 +257,16 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    from ganforge.pipelines import TranslationPipeline
+    from ganforge.pipelines import CycleTranslationPipeline, TranslationPipeline
+    from ganforge.runs.folder import task_of_run
 
-    pipeline = TranslationPipeline.from_run(args.run, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir)
-    written = pipeline.save_translations(args.input, args.out, seed=args.seed)
-    print(f"wrote {len(written)} translated image(s) to {args.out}")
+    # Paired runs translate their one direction; unpaired ones both (another task is refused by name).
+    unpaired = task_of_run(args.run, args.runs_dir)[1] == "unpaired"
+    pipeline_class = CycleTranslationPipeline if unpaired else TranslationPipeline
+    pipeline = pipeline_class.from_run(args.run, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir)
+    direction = pipeline.resolve_direction(args.direction)
+    written = pipeline.save_translations(args.input, args.out, seed=args.seed, direction=direction)
+    print(f"wrote {len(written)} image(s) translated {direction} to {args.out}")
     return 0
 
 
@@ -269,6 +276,15 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     pipeline = UpscalePipeline.from_run(args.run, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir)
     written = pipeline.save_upscaled(args.input, args.out, tile=args.tile, scale=args.scale)
     print(f"wrote {len(written)} image(s) upscaled x{pipeline.scale} to {args.out}")
+    return 0
+
+
+def cmd_inpaint(args: argparse.Namespace) -> int:
+    from ganforge.pipelines import InpaintPipeline
+
+    pipeline = InpaintPipeline.from_run(args.run, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir)
+    written = pipeline.save_inpainted(args.input, args.mask, args.out)
+    print(f"wrote {len(written)} inpainted image(s) to {args.out}")
     return 0
 
 
@@ -350,6 +366,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.precise_bn:
             raise GanforgeError("--precise-bn recalibrates a generator of noise; it does not apply to a super-resolution run")
         result = evaluate_upscale_run(args.run, data_root=args.data_root, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir)
+    elif task_of_run(args.run, args.runs_dir)[1] == "inpaint":
+        from ganforge.pipelines.inpaint_evaluation import evaluate_inpaint_run
+
+        if args.precise_bn:
+            raise GanforgeError("--precise-bn recalibrates a generator of noise; it does not apply to an inpainting run")
+        result = evaluate_inpaint_run(
+            args.run, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir, inception_weights=args.inception_weights, extractor=args.extractor
+        )
+        for note in result.extra.get("notes", []):
+            print(f"note: {note}")
+    elif task_of_run(args.run, args.runs_dir)[1] == "unpaired":
+        from ganforge.pipelines.evaluation import evaluate_unpaired_run
+
+        if args.precise_bn:
+            raise GanforgeError("--precise-bn recalibrates a generator of noise; it does not apply to an unpaired run")
+        result = evaluate_unpaired_run(
+            args.run, split=args.split or "test", checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir,
+            inception_weights=args.inception_weights, extractor=args.extractor,
+        )
+        for note in result.extra.get("notes", []):
+            print(f"note: {note}")
     elif task_of_run(args.run, args.runs_dir)[1] == "paired":
         from ganforge.pipelines.evaluation import evaluate_paired_run
 
@@ -451,13 +488,15 @@ def build_parser() -> Parser:
 
     p = sub.add_parser(
         "translate",
-        help="translate images with a paired run (pix2pix)",
-        description="Translate one image, or every image of a folder, with a paired run's generator: one output per input, "
+        help="translate images with a paired (pix2pix) or unpaired (CycleGAN) run",
+        description="Translate one image, or every image of a folder, with a translation run's generator: one output per input, "
         "with the input's file name, in folder OUT, at the run's image size (inputs of another size are resized). "
-        "Dropout stays on at inference, as in the paper; --seed fixes it.",
+        "A pix2pix run translates the direction it was trained with, and its dropout stays on at inference, as in the paper "
+        "(--seed fixes it); a CycleGAN run translates A to B (default) or B to A.",
         formatter_class=_formatter,
     )
     _add_files_in_out(p, "translated")
+    p.add_argument("--direction", choices=("AtoB", "BtoA"), default=None, help="CycleGAN runs: which translator (default AtoB); pix2pix runs: only the run's own")
     p.add_argument("--seed", type=int, default=0, help="seed of the generator's dropout")
     p.set_defaults(handler=cmd_translate)
 
@@ -473,6 +512,19 @@ def build_parser() -> Parser:
     p.add_argument("--tile", type=int, metavar="N", default=128, help="upscale inputs larger than N LR pixels in overlapping N x N tiles (0: whole images)")
     p.add_argument("--scale", type=int, metavar="R", default=None, help="the factor you expect; refused when it is not the run's")
     p.set_defaults(handler=cmd_upscale)
+
+    p = sub.add_parser(
+        "inpaint",
+        help="fill holes in images with an inpainting run",
+        description="Fill the holes of one image, or of every image of a folder, with an inpainting run's generator: "
+        "the pixels where the mask is white are painted, every other pixel is kept; one output per input, with the input's "
+        "file name, in folder OUT, at the input's own size. --mask is one mask file for every image, or a folder with a mask "
+        "of the same name per image; each mask must have its image's size (grey levels are thresholded at 128, with a warning).",
+        formatter_class=_formatter,
+    )
+    _add_files_in_out(p, "inpainted")
+    p.add_argument("--mask", required=True, help="a mask file (white = fill), or a folder of masks named like the inputs")
+    p.set_defaults(handler=cmd_inpaint)
 
     p = sub.add_parser(
         "balance",
@@ -530,6 +582,8 @@ def build_parser() -> Parser:
         "with the scale's border shaved, beside bicubic's. "
         "A paired (translation) run translates the inputs of --split and compares outputs with targets: L1, PSNR, SSIM, "
         "FID and KID, and for facades-palette label maps the segmentation score of the outputs beside the real photos'. "
+        "An unpaired (CycleGAN) run trained on a paired data set is scored the same way in both directions on its held-out pairs. "
+        "An inpainting run fills fixed holes in its --holdout images (or its test split): L1 and PSNR in the hole, FID and KID. "
         "Results print as a table; for a run they are also appended to RUN/metrics.jsonl.",
         formatter_class=_formatter,
     )

@@ -83,6 +83,8 @@ LR_DECAYS = ("none", "linear")
 # replay (rollback), the same with the learning rates halved (lower-lr), or stop.
 NAN_POLICIES = ("rollback", "lower-lr", "stop")
 UNROLL_BATCHES = ("fresh", "same")
+#: The holes inpainting trains on (ganforge.data.masks): each image draws one kind under "mixed".
+MASK_KINDS = ("mixed", "centre", "rectangles", "strokes")
 
 
 @dataclass
@@ -101,6 +103,8 @@ class TrainConfig:
     class_balanced: bool = False  # draw real batches evenly over the classes
     direction: str | None = None  # paired data: AtoB (default) or BtoA
     scale: int | None = None  # super-resolution data: the upscaling factor, 2, 3 or 4 (default 4)
+    holdout: int = 0  # images kept out of training (a fixed draw) for evaluation; 0: none
+    masks: str | None = None  # inpainting: the holes made on the fly (MASK_KINDS; default mixed)
     # The model.
     model: str = "dcgan"
     model_options: dict[str, Any] = field(default_factory=dict)
@@ -179,6 +183,10 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise GanforgeError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.holdout < 0:
+            raise GanforgeError(f"--holdout must be 0 (none) or more images, got {self.holdout}")
+        if self.masks is not None and self.masks not in MASK_KINDS:
+            raise GanforgeError(f"--masks must be one of {', '.join(MASK_KINDS)}, got '{self.masks}'")
         if self.d_steps is not None and self.d_steps < 1:
             raise GanforgeError(f"--d-steps must be at least 1, got {self.d_steps}")
         for name in ("lr_g", "lr_d"):

@@ -8,12 +8,13 @@ grid.
 from __future__ import annotations
 
 # Imported for their @register_data_source side effect.
-from ganforge.data import cifar, digits, folder, idx, paired, sr, stacked, toy  # noqa: F401
+from ganforge.data import cifar, digits, folder, idx, paired, sr, stacked, toy, unpaired  # noqa: F401
 from ganforge.data.base import ImageData, to_float, to_uint8
 from ganforge.data.folder import default_data_root
 from ganforge.data.paired import PairedData
 from ganforge.data.points import GaussianMixture, PointData, is_point_data
 from ganforge.data.registry import DATA_SOURCES, list_data_sources, load_data, register_data_source
+from ganforge.data.unpaired import UnpairedData
 
 __all__ = [
     "DATA_SOURCES",
@@ -28,4 +29,5 @@ __all__ = [
     "register_data_source",
     "to_float",
     "to_uint8",
+    "UnpairedData",
 ]

@@ -51,6 +51,8 @@ class PairedData:
         if self.a.shape[2:] != self.b.shape[2:]:
             raise ValueError("PairedData inputs and targets must have the same height and width")
 
+    #: The task (ganforge.tasks) this data trains.
+    task = "paired"
     # The data set's protocol shared with ImageData (the loop reads these).
     labels = None
     class_names = None
@@ -110,7 +112,7 @@ def jitter(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 # -- reading the two layouts ---------------------------------------------------
 
 
-def _resized(image: Image.Image, size: int | None) -> np.ndarray:
+def resized_to(image: Image.Image, size: int | None) -> np.ndarray:
     if size is not None and image.size != (size, size):
         image = image.resize((size, size), Image.Resampling.BICUBIC)
     return np.asarray(image, dtype=np.uint8)
@@ -125,14 +127,14 @@ def read_side_by_side(path: Path, image_size: int | None) -> tuple[np.ndarray, n
             f"{path}: a side-by-side pair must be twice as wide as it is high (A left, B right), but it is {width}x{height}"
         )
     left, right = image.crop((0, 0, height, height)), image.crop((height, 0, width, height))
-    return _resized(left, image_size), _resized(right, image_size)
+    return resized_to(left, image_size), resized_to(right, image_size)
 
 
 def read_folder_pair(a_path: Path, b_path: Path, image_size: int | None) -> tuple[np.ndarray, np.ndarray]:
     a, b = open_image(a_path, "RGB"), open_image(b_path, "RGB")
     if image_size is None and a.size != b.size:
         raise GanforgeError(f"{a_path} is {a.size[0]}x{a.size[1]} but {b_path} is {b.size[0]}x{b.size[1]}: a pair's images must have one size (or give --image-size N)")
-    return _resized(a, image_size), _resized(b, image_size)
+    return resized_to(a, image_size), resized_to(b, image_size)
 
 
 def _split_folder(root: Path, split: str | None) -> Path:
@@ -179,7 +181,8 @@ def read_pairs(root: Path, split: str | None = None, image_size: int | None = No
     return np.stack([a for a, _ in decoded]), np.stack([b for _, b in decoded]), names, layout
 
 
-def _as_tensor(images: np.ndarray) -> torch.Tensor:
+def as_tensor(images: np.ndarray) -> torch.Tensor:
+    """N x H x W x C uint8 arrays as an N x C x H x W tensor."""
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
 
 
@@ -195,4 +198,4 @@ def load_paired(*, root: str | None = None, split: str | None = None, image_size
     a, b, names, layout = read_pairs(path, split, image_size)
     inputs, targets = (a, b) if direction == "AtoB" else (b, a)
     where = path / split if split else path
-    return PairedData(_as_tensor(inputs), _as_tensor(targets), names, name="paired", origin=f"{where} ({layout}, {direction})")
+    return PairedData(as_tensor(inputs), as_tensor(targets), names, name="paired", origin=f"{where} ({layout}, {direction})")

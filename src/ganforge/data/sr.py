@@ -89,6 +89,7 @@ class SRData:
     origin: str = ""
     notes: list[str] = field(default_factory=list)
 
+    task = "upscale"
     # The data set's protocol shared with ImageData (the loop reads these).
     labels = None
     class_names = None

@@ -1,7 +1,9 @@
 """What a user does with a trained run, one pipeline per task (as diffusers
 picks a pipeline class): `ganforge.load(run)` returns a GANPipeline
 (`sample`) for a generate run and a TranslationPipeline (`translate`) for a
-paired run and an UpscalePipeline (`upscale`) for a super-resolution run."""
+paired run, a CycleTranslationPipeline (`translate(images, direction=...)`)
+for an unpaired run, an UpscalePipeline (`upscale`) for a super-resolution
+run and an InpaintPipeline (`inpaint(images, masks)`) for an inpainting run."""
 
 from __future__ import annotations
 
@@ -10,11 +12,18 @@ from typing import Any
 
 from ganforge.errors import GanforgeError
 from ganforge.pipelines.generation import GANPipeline, slerp
-from ganforge.pipelines.translation import TranslationPipeline
+from ganforge.pipelines.inpainting import InpaintPipeline
+from ganforge.pipelines.translation import CycleTranslationPipeline, TranslationPipeline
 from ganforge.pipelines.upscaling import UpscalePipeline
 from ganforge.runs.folder import task_of_run
 
-PIPELINES: dict[str, Any] = {"generate": GANPipeline, "paired": TranslationPipeline, "upscale": UpscalePipeline}
+PIPELINES: dict[str, Any] = {
+    "generate": GANPipeline,
+    "paired": TranslationPipeline,
+    "unpaired": CycleTranslationPipeline,
+    "upscale": UpscalePipeline,
+    "inpaint": InpaintPipeline,
+}
 
 
 def load(
@@ -32,4 +41,4 @@ def load(
     return GANPipeline.from_run(run_dir, checkpoint=checkpoint, device=device, precise_bn=precise_bn)
 
 
-__all__ = ["PIPELINES", "GANPipeline", "TranslationPipeline", "UpscalePipeline", "load", "slerp"]
+__all__ = ["PIPELINES", "CycleTranslationPipeline", "GANPipeline", "InpaintPipeline", "TranslationPipeline", "UpscalePipeline", "load", "slerp"]

@@ -7,14 +7,17 @@ done here, so metrics never import models' training or pipelines.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ganforge.config import TrainConfig
+from ganforge.data import load_data
 from ganforge.data.base import to_float, to_uint8
 from ganforge.data.from_config import load_training_data
 from ganforge.data.labelmaps import FACADES_PALETTE, to_classes
@@ -29,7 +32,7 @@ from ganforge.metrics.pairs import pair_metrics
 from ganforge.metrics.segmentation import Segmenter, describe, segmentation_scores, segmenter_for
 from ganforge.models.base import GAN
 from ganforge.pipelines.generation import GANPipeline
-from ganforge.pipelines.translation import TranslationPipeline
+from ganforge.pipelines.translation import CycleTranslationPipeline, TranslationPipeline
 from ganforge.runs.folder import append_record, read_run_config
 from ganforge.tasks.paired import seeded_translation
 
@@ -153,49 +156,114 @@ def evaluate_paired_run(
     extractor: str = "auto",
 ) -> EvalResult:
     """`ganforge eval RUN` of a paired run: translate every input of `split`
-    (no jitter) and compare the outputs with the targets: L1, PSNR, SSIM; FID
-    and KID of outputs against targets; and, for label maps in the facades
-    palette, the segmentation score of the outputs beside the real photos'
-    (label map to photo) or the outputs' class accuracy (photo to label
-    map). Appended to the run's metrics.jsonl."""
+    (no jitter) and score the outputs against the targets (score_translations).
+    Appended to the run's metrics.jsonl."""
     started = time.perf_counter()
     pipeline = TranslationPipeline.from_run(run, checkpoint=checkpoint, device=device, runs_dir=runs_dir)
     assert pipeline.run_dir is not None and pipeline.train_config is not None
     config = TrainConfig.from_dict(pipeline.train_config)
     test = load_training_data(dataclasses.replace(config, data_split=split))
     translated = pipeline.translate(test.a, seed=seed)
+    metrics, notes, features = score_translations(
+        translated, test, lambda: load_training_data(config), Path(config.data_root or test.name).name, pipeline.device, inception_weights, extractor
+    )
+    result = EvalResult(metrics, features, len(test), len(translated), time.perf_counter() - started)
+    result.extra = {"step": pipeline.step, "checkpoint": str(checkpoint or "latest"), "split": split, "seed": seed, "notes": notes}
+    append_record(pipeline.run_dir, result.record())
+    return result
+
+
+def score_translations(
+    translated: torch.Tensor, test: PairedData, training_pairs: Callable[[], PairedData], data_name: str, device: torch.device,
+    inception_weights: str | None = None, extractor: str = "auto",
+) -> tuple[dict[str, float], list[str], str]:
+    """(metrics, notes, feature network) of the translations (floats in
+    [-1, 1]) of `test`'s inputs against its targets: L1, PSNR, SSIM; FID and
+    KID of outputs against targets; and, for label maps in the facades
+    palette, the segmentation score of the outputs beside the real photos'
+    (label map to photo) or the outputs' class accuracy (photo to label
+    map). `training_pairs` (called only for label maps) gives the training
+    pairs, in the same direction, the segmenter learns from."""
     outputs, targets = to_uint8(translated), test.b.cpu()
     metrics: dict[str, float] = pair_metrics(translated, to_float(targets))
     notes: list[str] = []
     side = label_map_side(test)
     segmenter: Segmenter | None = None
-    if side is not None:
-        train = load_training_data(config)
-        photos, maps = (train.b, train.a) if side == "input" else (train.a, train.b)
-        classes, off = to_classes(maps.cpu())
-        name = f"{Path(config.data_root or train.name).name}-{'photos' if side == 'input' else 'maps'}"
-        segmenter = segmenter_for(photos.cpu(), classes, len(FACADES_PALETTE), name, pipeline.device)
+    if side == "target":  # photo -> label map: the output's colours read as classes
+        truth = to_classes(test.b.cpu())[0]
+        scores = segmentation_scores(to_classes(outputs)[0], truth, len(FACADES_PALETTE))
+        metrics.update({f"labels_{k}": v for k, v in scores.items()})
+    elif side == "input":  # label map -> photo: can a segmenter read the map back from the photo?
+        train = training_pairs()
+        classes, off = to_classes(train.a.cpu())
+        segmenter = segmenter_for(train.b.cpu(), classes, len(FACADES_PALETTE), f"{data_name}-photos", device)
         notes.append(f"{describe(segmenter.record)}; {100 * off:.1f}% of the training label pixels are off the palette (JPEG edges), each given its nearest class")
-        truth = to_classes((test.a if side == "input" else test.b).cpu())[0]
-        if side == "input":  # label map -> photo: can the segmenter read the map back from the photo?
-            for prefix, photos_ in (("seg", outputs), ("seg_real", targets)):
-                scores = segmentation_scores(segmenter.classes(photos_), truth, segmenter.num_classes)
-                metrics.update({f"{prefix}_{k}": v for k, v in scores.items()})
-        else:  # photo -> label map: the output's colours read as classes
-            scores = segmentation_scores(to_classes(outputs)[0], truth, len(FACADES_PALETTE))
-            metrics.update({f"labels_{k}": v for k, v in scores.items()})
+        truth = to_classes(test.a.cpu())[0]
+        for prefix, photos in (("seg", outputs), ("seg_real", targets)):
+            scores = segmentation_scores(segmenter.classes(photos), truth, segmenter.num_classes)
+            metrics.update({f"{prefix}_{k}": v for k, v in scores.items()})
     network: Any = None
     if extractor == "inception" or (extractor == "auto" and inception_weights_available(inception_weights)):
-        network = create_extractor("inception", None, pipeline.device, inception_weights)
-    elif segmenter is not None and side == "input":
+        network = create_extractor("inception", None, device, inception_weights)
+    elif segmenter is not None:
         network = segmenter
     else:
         notes.append("no FID/KID: no Inception weights (--inception-weights FILE) and no segmenter for these images")
     if network is not None:
-        real = extract_features(network, targets, pipeline.device, what="target images")
-        fake = extract_features(network, outputs, pipeline.device, what="translated images")
+        real = extract_features(network, targets, device, what="target images")
+        fake = extract_features(network, outputs, device, what="translated images")
         metrics.update(compute_metrics(["fid", "kid"], real, fake))
-    result = EvalResult(metrics, network.name if network is not None else "none", len(targets), len(outputs), time.perf_counter() - started)
-    result.extra = {"step": pipeline.step, "checkpoint": str(checkpoint or "latest"), "split": split, "seed": seed, "notes": notes}
+    return metrics, notes, network.name if network is not None else "none"
+
+
+def test_pairs_of(config: TrainConfig, split: str, direction: str) -> PairedData | None:
+    """The aligned pairs of `split` of an unpaired run's data root, oriented
+    for `direction`, when that root is a paired data set (facades); else None."""
+    try:
+        return load_data("paired", root=config.data_root, split=split, image_size=config.image_size, direction=direction)  # type: ignore[return-value]
+    except GanforgeError:
+        return None
+
+
+def evaluate_unpaired_run(
+    run: str | os.PathLike[str],
+    *,
+    split: str = "test",
+    checkpoint: int | str | None = None,
+    device: str = "auto",
+    runs_dir: str | os.PathLike[str] = "runs",
+    inception_weights: str | None = None,
+    extractor: str = "auto",
+) -> EvalResult:
+    """`ganforge eval RUN` of an unpaired (CycleGAN) run trained on a paired
+    data set with its pairing thrown away (facades): both directions
+    translate the held-out pairs of `split` and are scored as a paired run
+    is, each metric prefixed by its direction (`BtoA_seg_pixel_accuracy`).
+    Appended to the run's metrics.jsonl."""
+    started = time.perf_counter()
+    pipeline = CycleTranslationPipeline.from_run(run, checkpoint=checkpoint, device=device, runs_dir=runs_dir)
+    assert pipeline.run_dir is not None and pipeline.train_config is not None
+    config = TrainConfig.from_dict(pipeline.train_config)
+    metrics: dict[str, float] = {}
+    notes: list[str] = []
+    features, pairs = "none", 0
+    for direction in pipeline.directions:
+        test = test_pairs_of(config, split, direction)
+        if test is None:
+            raise GanforgeError(
+                f"ganforge eval scores an unpaired run on held-out pairs, and {config.data_root} has no aligned pairs in a '{split}' split "
+                "(train on a paired data set, e.g. facades, to score the translation; or compare translated images with "
+                "ganforge eval --real DIR --fake DIR)"
+            )
+        translated = pipeline.translate(test.a, direction=direction)
+        scores, direction_notes, features = score_translations(
+            translated, test, functools.partial(load_data, "paired", root=config.data_root, image_size=config.image_size, direction=direction),
+            Path(config.data_root or "unpaired").name, pipeline.device, inception_weights, extractor,
+        )
+        metrics.update({f"{direction}_{key}": value for key, value in scores.items()})
+        notes += [f"{direction}: {note}" for note in direction_notes]
+        pairs = len(test)
+    result = EvalResult(metrics, features, pairs, pairs, time.perf_counter() - started)
+    result.extra = {"step": pipeline.step, "checkpoint": str(checkpoint or "latest"), "split": split, "notes": notes}
     append_record(pipeline.run_dir, result.record())
     return result

@@ -55,27 +55,50 @@ class ImageToImagePipeline:
 
 
 class TranslationPipeline(ImageToImagePipeline):
-    """A paired run's generator G(a) -> b, with its run's metadata."""
+    """A paired run's generator G(a) -> b, with its run's metadata. A
+    paired run learnt one direction, the one it was trained with."""
 
     task = "paired"
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:
+    def directions(self) -> tuple[str, ...]:
+        """The directions this run translates, the default first."""
+        return ((self.train_config or {}).get("direction") or "AtoB",)
+
+    def resolve_direction(self, direction: str | None) -> str:
+        if direction is None:
+            return self.directions[0]
+        if direction not in self.directions:
+            where = f"run {self.run_dir}" if self.run_dir is not None else "this model"
+            raise GanforgeError(f"{where} translates {' and '.join(self.directions)} only, not {direction} (pix2pix learns the one direction it was trained with)")
+        return direction
+
+    def input_shape_of(self, direction: str) -> tuple[int, int, int]:
         return tuple(self.model.input_shape)  # type: ignore[return-value]
 
-    def translate(self, images: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    def translation_options(self, direction: str) -> dict[str, Any]:
+        """What the model's translate takes besides the images."""
+        return {}
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return self.input_shape_of(self.directions[0])
+
+    def translate(self, images: torch.Tensor, seed: int = 0, direction: str | None = None) -> torch.Tensor:
         """G(images) in [-1, 1] on the CPU. `images`: N x C x H x W, uint8 or
         floats in [-1, 1], of the run's input shape. Dropout stays on at
-        inference (the paper's noise); `seed` fixes its draws."""
-        if images.dim() != 4 or tuple(images.shape[1:]) != self.input_shape:
-            expected = "x".join(map(str, self.input_shape))
-            raise GanforgeError(f"translate expects N x {expected} images (CxHxW), got {tuple(images.shape)}")
+        inference (pix2pix's noise); `seed` fixes its draws. `direction`
+        (AtoB, BtoA): the run's own by default."""
+        direction = self.resolve_direction(direction)
+        shape = self.input_shape_of(direction)
+        if images.dim() != 4 or tuple(images.shape[1:]) != shape:
+            raise GanforgeError(f"translate expects N x {'x'.join(map(str, shape))} images (CxHxW), got {tuple(images.shape)}")
         a = to_float(images) if images.dtype == torch.uint8 else images.float()
-        return seeded_translation(self.model, a.to(self.device), seed).cpu()
+        return seeded_translation(self.model, a.to(self.device), seed, **self.translation_options(direction)).cpu()
 
-    def read_input(self, path: Path) -> tuple[torch.Tensor, tuple[int, int]]:
-        """One input image as 1 x C x H x W uint8 at the run's size, and its own size (W, H)."""
-        channels, height, width = self.input_shape
+    def read_input(self, path: Path, shape: tuple[int, int, int]) -> tuple[torch.Tensor, tuple[int, int]]:
+        """One input image as 1 x C x H x W uint8 at `shape`'s size, and its own size (W, H)."""
+        channels, height, width = shape
         image = open_image(path, "RGB" if channels == 3 else "L")
         size = image.size
         if size != (width, height):
@@ -85,24 +108,40 @@ class TranslationPipeline(ImageToImagePipeline):
             pixels = pixels[:, :, None]
         return torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).contiguous(), size
 
-    def save_translations(self, source: str | Path, out: str | Path, seed: int = 0) -> list[Path]:
+    def save_translations(self, source: str | Path, out: str | Path, seed: int = 0, direction: str | None = None) -> list[Path]:
         """Translate one image file, or every image in a folder (recursively),
         into folder `out`: one output per input, with the input's file name
         (and relative folder), at the run's image size. Each file is written
         whole or not at all."""
+        direction = self.resolve_direction(direction)
+        shape = self.input_shape_of(direction)
         files, base, out = input_files(source, out, "translated")
         written = []
         resized = 0
         for path in files:
-            image, size = self.read_input(path)
-            resized += size != tuple(reversed(self.input_shape[1:]))
-            result = to_uint8(self.translate(image, seed=seed))[0].permute(1, 2, 0).numpy()
+            image, size = self.read_input(path, shape)
+            resized += size != (shape[2], shape[1])
+            result = to_uint8(self.translate(image, seed=seed, direction=direction))[0].permute(1, 2, 0).numpy()
             target = out / path.relative_to(base)
             written.append(write_image(target, result))
         if resized:
-            h, w = self.input_shape[1:]
+            h, w = shape[1:]
             warnings.warn(f"{resized} of {len(files)} input(s) resized to the run's {w}x{h} px; outputs are {w}x{h}", stacklevel=2)
         return written
+
+
+class CycleTranslationPipeline(TranslationPipeline):
+    """An unpaired run's two translators (CycleGAN): `translate(images,
+    direction="AtoB")` with G_ab, `direction="BtoA"` with G_ba."""
+
+    task = "unpaired"
+    directions = ("AtoB", "BtoA")  # type: ignore[assignment]
+
+    def input_shape_of(self, direction: str) -> tuple[int, int, int]:
+        return self.model.shape_of("a" if direction == "AtoB" else "b")  # type: ignore[no-any-return]
+
+    def translation_options(self, direction: str) -> dict[str, Any]:
+        return {"direction": direction}
 
 
 def input_files(source: str | Path, out: str | Path, done: str) -> tuple[list[Path], Path, Path]:

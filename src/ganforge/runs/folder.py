@@ -50,7 +50,13 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
 
 
 # What to use a run of each task for, in messages that point to the right command.
-TASK_COMMANDS = {"generate": "ganforge sample", "paired": "ganforge translate", "upscale": "ganforge upscale"}
+TASK_COMMANDS = {
+    "generate": "ganforge sample",
+    "paired": "ganforge translate",
+    "unpaired": "ganforge translate --direction AtoB|BtoA",
+    "upscale": "ganforge upscale",
+    "inpaint": "ganforge inpaint",
+}
 
 
 def run_task(saved: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ second trainer gets. Sampling and evaluation only read and take no lock.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -32,8 +33,10 @@ class RunLock:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / LOCK_FILE
         self.fd: int | None = None
+        self.created = False  # whether this lock made the run folder
 
     def __enter__(self) -> RunLock:
+        self.created = not self.run_dir.exists()
         with writing(self.path):
             self.run_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -50,7 +53,14 @@ class RunLock:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # closing the descriptor releases the lock
-            self.fd = None
+        if self.fd is None:
+            return
+        if self.created and os.listdir(self.run_dir) == [LOCK_FILE]:
+            # A run refused before it wrote anything (bad data, a bad option)
+            # leaves no folder behind, so the same name starts afresh.
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+                self.run_dir.rmdir()
+        os.close(self.fd)  # closing the descriptor releases the lock
+        self.fd = None
 

@@ -6,9 +6,16 @@ preview shows and which pipeline `ganforge.load(run)` returns.
   pipeline: sample.
 - `paired`: batches {"a", "b"} of aligned image pairs; previews are rows of
   [input | output | target]; pipeline: translate.
+- `unpaired`: batches {"a", "b"}, one image set of each domain; previews are
+  rows of [image | translated | translated back]; pipeline: translate with a
+  direction.
+- `inpaint`: batches {"image", "mask"} with holes made on the fly; previews
+  are rows of [with hole | completed | original]; pipeline: inpaint.
+- `upscale`: batches {"lr", "hr"}; previews are rows of [bicubic | output |
+  HR]; pipeline: upscale.
 """
 
 from ganforge.tasks.base import TASKS, Task, create_task
-from ganforge.tasks import generate, paired, upscale  # noqa: F401  (registration side effects)
+from ganforge.tasks import generate, inpaint, paired, unpaired, upscale  # noqa: F401  (registration side effects)
 
 __all__ = ["TASKS", "Task", "create_task"]

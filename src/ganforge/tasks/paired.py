@@ -16,26 +16,27 @@ PREVIEW_SEED_OFFSET = 2  # which pairs, and the preview's dropout draws, fixed b
 
 
 @torch.no_grad()
-def translate_in_batches(model: Any, a: torch.Tensor, *, ema: bool = True) -> torch.Tensor:
+def translate_in_batches(model: Any, a: torch.Tensor, *, ema: bool = True, **options: Any) -> torch.Tensor:
     """G(a) in eval mode, `model.inference_batch` images at a time (1 for a
     batch-norm generator, whose statistics are the batch's own), with the
-    train/eval mode restored."""
+    train/eval mode restored. `options` go to the model's translate
+    (CycleGAN's direction)."""
     was_training = model.training
     model.eval()
     try:
-        return torch.cat([model.translate(part, ema=ema) for part in a.split(model.inference_batch)])
+        return torch.cat([model.translate(part, ema=ema, **options) for part in a.split(model.inference_batch)])
     finally:
         model.train(was_training)
 
 
-def seeded_translation(model: Any, a: torch.Tensor, seed: int) -> torch.Tensor:
+def seeded_translation(model: Any, a: torch.Tensor, seed: int, **options: Any) -> torch.Tensor:
     """translate_in_batches with the generator's dropout drawn from a stream
     of its own (seeded by `seed`): the same every time, and the caller's
     random streams (training's, for previews and evaluation) untouched."""
     devices = [a.device] if a.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        return translate_in_batches(model, a)
+        return translate_in_batches(model, a, **options)
 
 
 @register_task

@@ -95,33 +95,37 @@ def build_model(config: TrainConfig, data: ImageData | PointData) -> GAN:
     return model
 
 
-# What each task's models learn from, for messages: the data and how to get it.
+# What each task's models learn from, for messages: the data, how to get it,
+# and what the models do with it.
 TASK_DATA = {
-    "paired": "image pairs (--data paired --data-root DIR)",
-    "upscale": "high-resolution images (--data sr --data-root DIR)",
+    "paired": ("image pairs (--data paired --data-root DIR)", "holds image pairs", "translates images"),
+    "unpaired": ("two image domains (--data unpaired --data-root DIR)", "holds two unpaired image domains", "translates images"),
+    "upscale": ("high-resolution images (--data sr --data-root DIR)", "holds high-resolution images for super-resolution", "upscales images"),
 }
+#: Model tasks that learn from the data of other tasks: inpainting from any
+#: image set, or from a paired set's targets (facades photos with --direction BtoA).
+TRAINS_ON = {"inpaint": ("generate", "paired")}
 
 
 def data_task(data: Any) -> str:
-    """The task a data set is for: "paired" pairs, "upscale" HR images, else "generate"."""
-    if isinstance(data, PairedData):
-        return "paired"
-    if isinstance(data, SRData):
-        return "upscale"
-    return "generate"
+    """The task a data set is for (its `task`: "paired", "unpaired", "upscale"), else "generate"."""
+    return getattr(data, "task", "generate")
 
 
 def check_data_kind(model: str, data: ImageData | PointData | PairedData | SRData) -> None:
     """Point models train on point data, image models on images, translation
     models on image pairs and super-resolution models on HR images."""
     wanted, given = model_task(model), data_task(data)
+    if wanted in TRAINS_ON:
+        if given not in TRAINS_ON[wanted] or isinstance(data, PointData):
+            raise GanforgeError(f"model '{model}' fills holes in images: train it on an image data set (--data cifar10, folder, ...) or on pairs' targets (--data paired), not on {data.name}")
+        return
     if wanted != "generate" and given != wanted:
-        verb = "translates images" if wanted == "paired" else "upscales images"
-        raise GanforgeError(f"model '{model}' {verb}: train it on {TASK_DATA[wanted]}, not on {data.name}")
+        source, _, verb = TASK_DATA[wanted]
+        raise GanforgeError(f"model '{model}' {verb}: train it on {source}, not on {data.name}")
     if given != "generate" and wanted != given:
         fitting = ", ".join(name for name in MODELS.names() if model_task(name) == given)
-        what = "holds image pairs" if given == "paired" else "holds high-resolution images for super-resolution"
-        raise GanforgeError(f"data '{data.name}' {what}, which model '{model}' does not learn from; use --model {fitting}")
+        raise GanforgeError(f"data '{data.name}' {TASK_DATA[given][1]}, which model '{model}' does not learn from; use --model {fitting}")
     if takes_points(model) and not isinstance(data, PointData):
         raise GanforgeError(f"model '{model}' generates 2-D points: train it on point data (--data ring or --data grid), not on {data.name} images")
     if isinstance(data, PointData) and not takes_points(model):
