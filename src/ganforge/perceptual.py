@@ -27,7 +27,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Index of each named convolution in torchvision's vgg19().features (its
 #: ReLU is the next index).
 VGG19_LAYERS = {
-    "conv1_2": 2, "conv2_2": 7, "conv3_4": 16, "conv4_4": 25, "conv5_4": 34,
+    "conv1_1": 0, "conv1_2": 2, "conv2_1": 5, "conv2_2": 7, "conv3_1": 10, "conv3_4": 16,
+    "conv4_1": 19, "conv4_4": 25, "conv5_1": 28, "conv5_4": 34,
 }
 
 VGG19_FILE = PretrainedFile(
@@ -74,8 +75,24 @@ class VGGFeatures(nn.Module):
     def train(self, mode: bool = True) -> VGGFeatures:
         return super().train(False)  # a fixed measuring instrument: never in training mode
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def normalised(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] as the ImageNet-normalised RGB VGG19 was trained on."""
         if images.shape[1] == 1:
             images = images.expand(-1, 3, -1, -1)
-        x = ((images + 1.0) / 2.0 - self.mean) / self.std
-        return self.features(x)
+        return ((images + 1.0) / 2.0 - self.mean) / self.std
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.features(self.normalised(images))
+
+    def activations(self, images: torch.Tensor, layers: tuple[str, ...]) -> list[torch.Tensor]:
+        """The features after the ReLU of each of `layers` (in network order,
+        none deeper than this network's last layer), in one pass."""
+        taps = {VGG19_LAYERS[name] + 1: name for name in layers}
+        out, x = [], self.normalised(images)
+        for index, layer in enumerate(self.features):
+            x = layer(x)
+            if index in taps:
+                out.append(x)
+        if len(out) != len(layers):
+            raise GanforgeError(f"VGG19 layers {', '.join(layers)} reach past this network's last layer")
+        return out

@@ -1,6 +1,6 @@
 """Model families. Importing this package registers every model."""
 
-from ganforge.models import cgan, cyclegan, dcgan, esrgan, inpaint, lapgan, lsgan, pix2pix, resnet, srresnet, toy, vanilla, wgan  # noqa: F401  (registration side effects)
+from ganforge.models import cgan, cyclegan, dcgan, esrgan, inpaint, lapgan, lsgan, pix2pix, resnet, spade, srresnet, toy, vanilla, wgan  # noqa: F401  (registration side effects)
 from ganforge.models.base import GAN
 from ganforge.models.registry import (
     MODELS,

@@ -73,6 +73,11 @@ class Networks(nn.Module):
         view._modules = {**self._modules, **networks}  # copy.copy shares the dict
         return view
 
+    def data_notes(self, data: Any) -> list[str]:
+        """What the user should know about how this model reads `data` (SPADE:
+        label colours off its palette), printed and saved with the run."""
+        return []
+
     # -- exponential moving average of G ---------------------------------------
 
     def enable_ema(self) -> None:

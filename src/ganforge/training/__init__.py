@@ -279,6 +279,7 @@ def _train_locked(run_dir: Path, config: TrainConfig, resuming: bool, job: Distr
         source = init_generator_from(model, config.init_from, config.runs_dir)
         if job.is_main:
             print(f"generator initialised from {source}")
+    data.notes.extend(note for note in model.data_notes(data) if note not in data.notes)  # e.g. label colours off the palette
     check_regularizers(config, model)
     objective = build_objective(config, model)
     trainer = Trainer(config, run_dir, data, model, device, evaluator=evaluator, job=job, objective=objective)
