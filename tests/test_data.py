@@ -108,7 +108,7 @@ def save_image(path: Path, size: tuple[int, int] = (8, 8), mode: str = "RGB", co
 
 def test_sources_registered() -> None:
     names = [name for name, _ in list_data_sources()]
-    assert names == sorted(["digits", "mnist", "fashion-mnist", "cifar10", "folder", "stacked-mnist", "ring", "grid", "paired", "sr"])
+    assert names == sorted(["digits", "mnist", "fashion-mnist", "cifar10", "folder", "stacked-mnist", "ring", "grid", "paired", "sr", "unpaired"])
     assert all(description for _, description in list_data_sources())
     assert "digits" in DATA_SOURCES
 
