@@ -50,6 +50,17 @@ def time_steps(trainer: Trainer, steps: int) -> float:
     return time.perf_counter() - start
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process so far: the "CPU-minutes" of a budget."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def result_name(base: str, device: str) -> str:
+    """A result file's name: CPU results bare, others suffixed by their device."""
+    return base + ("" if device == "cpu" else f"_{device}")
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 from typing import Any
 
 import torch
 
-from benchmarks.common import RESULTS, ROOT, SHARED_DATA, write_result
+from benchmarks.common import RESULTS, ROOT, SHARED_DATA, cpu_seconds, result_name, write_result
 from ganforge.config import TrainConfig
 from ganforge.data import load_data
 from ganforge.data.base import to_float
@@ -44,14 +43,9 @@ from ganforge.training import train
 PICTURE_PAIRS = 6
 
 
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def pix2pix_baseline(image_size: int, device: str) -> dict[str, Any] | None:
     """pix2pix's recorded arm on the same data and size, if its benchmark has run."""
-    path = RESULTS / (f"pix2pix_facades_{image_size}px" + ("" if device == "cpu" else f"_{device}") + ".json")
+    path = RESULTS / (result_name(f"pix2pix_facades_{image_size}px", device) + ".json")
     if not path.is_file():
         return None
     arm: dict[str, Any] = json.loads(path.read_text())["arms"].get("pix2pix")
@@ -93,7 +87,7 @@ def main() -> None:
     picture = ROOT / "docs" / "images" / f"facades-cyclegan-{args.image_size}.png"
     save_grid(picture, torch.stack(columns, dim=1).flatten(0, 1), nrow=len(columns))
     write_result(
-        f"cyclegan_facades_{args.image_size}px" + ("" if args.device == "cpu" else f"_{args.device}"),
+        result_name(f"cyclegan_facades_{args.image_size}px", args.device),
         {
             "benchmark": "cyclegan_facades",
             "image_size": args.image_size,

@@ -24,14 +24,13 @@ with hole | Telea | Navier-Stokes | GAN | original.
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 from typing import Any
 
 import numpy as np
 import torch
 
-from benchmarks.common import ROOT, SHARED_DATA, write_result
+from benchmarks.common import ROOT, SHARED_DATA, cpu_seconds, result_name, write_result
 from ganforge.config import TrainConfig
 from ganforge.data.base import to_float, to_uint8
 from ganforge.pipelines import InpaintPipeline
@@ -60,11 +59,6 @@ def opencv_inpaint(images: torch.Tensor, masks: torch.Tensor, method: str) -> to
         filled = cv2.inpaint(pixels, hole, OPENCV_RADIUS, flag)  # channel order does not matter: channels are filled alike
         out.append(torch.from_numpy(filled.reshape(pixels.shape)).permute(2, 0, 1))
     return torch.stack(out)
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -104,7 +98,7 @@ def main() -> None:
     picture = ROOT / "docs" / "images" / f"inpaint-{args.data}.png"
     save_grid(picture, torch.stack(columns, dim=1).flatten(0, 1), nrow=len(columns))
     write_result(
-        f"inpaint_{args.data}" + ("" if args.device == "cpu" else f"_{args.device}"),
+        result_name(f"inpaint_{args.data}", args.device),
         {
             "benchmark": "inpaint",
             "data": args.data,

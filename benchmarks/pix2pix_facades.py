@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import ROOT, SHARED_DATA, write_result
+from benchmarks.common import ROOT, SHARED_DATA, result_name, write_result
 from ganforge.config import TrainConfig
 from ganforge.data import load_data
 from ganforge.data.base import to_float
@@ -77,7 +77,7 @@ def main() -> None:
     columns = [to_float(test.a[:PICTURE_PAIRS]), *(outputs[arm] for arm in ("l1", "pix2pix", "spade") if arm in outputs), to_float(test.b[:PICTURE_PAIRS])]
     save_grid(picture, torch.stack(columns, dim=1).flatten(0, 1), nrow=len(columns))
     write_result(
-        f"pix2pix_facades_{args.image_size}px" + ("" if args.device == "cpu" else f"_{args.device}"),
+        result_name(f"pix2pix_facades_{args.image_size}px", args.device),
         {
             "benchmark": "pix2pix_facades",
             "image_size": args.image_size,

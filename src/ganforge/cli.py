@@ -338,6 +338,25 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 # -- evaluation --------------------------------------------------------------
 
 
+def _evaluate_image_to_image(args: argparse.Namespace, task: str) -> Any:
+    """`ganforge eval RUN` of a run whose generator reads images: its task's test protocol."""
+    from ganforge.pipelines.evaluation import evaluate_paired_run, evaluate_unpaired_run
+    from ganforge.pipelines.inpaint_evaluation import evaluate_inpaint_run
+    from ganforge.pipelines.sr_evaluation import evaluate_upscale_run
+
+    if args.precise_bn:
+        raise GanforgeError(f"--precise-bn recalibrates a generator of noise; it does not apply to run {args.run} of task '{task}'")
+    where = {"checkpoint": args.checkpoint, "device": args.device, "runs_dir": args.runs_dir}
+    features = {"inception_weights": args.inception_weights, "extractor": args.extractor}
+    if task == "upscale":
+        return evaluate_upscale_run(args.run, data_root=args.data_root, **where)
+    if task == "inpaint":
+        return evaluate_inpaint_run(args.run, **where, **features)
+    if task == "unpaired":
+        return evaluate_unpaired_run(args.run, split=args.split or "test", **where, **features)
+    return evaluate_paired_run(args.run, split=args.split or "test", seed=args.seed, **where, **features)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from ganforge.metrics import evaluate_paths
     from ganforge.pipelines.evaluation import evaluate_run
@@ -360,42 +379,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             data_root=args.data_root,
             device=args.device,
         )
-    elif task_of_run(args.run, args.runs_dir)[1] == "upscale":
-        from ganforge.pipelines.sr_evaluation import evaluate_upscale_run
-
-        if args.precise_bn:
-            raise GanforgeError("--precise-bn recalibrates a generator of noise; it does not apply to a super-resolution run")
-        result = evaluate_upscale_run(args.run, data_root=args.data_root, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir)
-    elif task_of_run(args.run, args.runs_dir)[1] == "inpaint":
-        from ganforge.pipelines.inpaint_evaluation import evaluate_inpaint_run
-
-        if args.precise_bn:
-            raise GanforgeError("--precise-bn recalibrates a generator of noise; it does not apply to an inpainting run")
-        result = evaluate_inpaint_run(
-            args.run, checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir, inception_weights=args.inception_weights, extractor=args.extractor
-        )
-        for note in result.extra.get("notes", []):
-            print(f"note: {note}")
-    elif task_of_run(args.run, args.runs_dir)[1] == "unpaired":
-        from ganforge.pipelines.evaluation import evaluate_unpaired_run
-
-        if args.precise_bn:
-            raise GanforgeError("--precise-bn recalibrates a generator of noise; it does not apply to an unpaired run")
-        result = evaluate_unpaired_run(
-            args.run, split=args.split or "test", checkpoint=args.checkpoint, device=args.device, runs_dir=args.runs_dir,
-            inception_weights=args.inception_weights, extractor=args.extractor,
-        )
-        for note in result.extra.get("notes", []):
-            print(f"note: {note}")
-    elif task_of_run(args.run, args.runs_dir)[1] == "paired":
-        from ganforge.pipelines.evaluation import evaluate_paired_run
-
-        if args.precise_bn:
-            raise GanforgeError("--precise-bn recalibrates a generator of noise; it does not apply to a paired run")
-        result = evaluate_paired_run(
-            args.run, split=args.split or "test", checkpoint=args.checkpoint, seed=args.seed, device=args.device, runs_dir=args.runs_dir,
-            inception_weights=args.inception_weights, extractor=args.extractor,
-        )
+    elif task_of_run(args.run, args.runs_dir)[1] != "generate":
+        result = _evaluate_image_to_image(args, task_of_run(args.run, args.runs_dir)[1])
         for note in result.extra.get("notes", []):
             print(f"note: {note}")
     else:

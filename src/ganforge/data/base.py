@@ -24,6 +24,34 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return images.detach().add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
+class Unlabelled:
+    """The label part of the data protocol ImageData defines (the loop reads
+    these), for data sets without classes: pairs, domains, HR images."""
+
+    labels = None
+    class_names = None
+    num_classes = 0
+
+
+class InputsAndTargets(Unlabelled):
+    """Data of an image-to-image task: inputs `a` and targets `b`, uint8 N x C x H x W each."""
+
+    a: torch.Tensor
+    b: torch.Tensor
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """The shape of one target image (what the generator makes)."""
+        c, h, w = self.b.shape[1:]
+        return int(c), int(h), int(w)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """The shape of one input image (what the generator reads)."""
+        c, h, w = self.a.shape[1:]
+        return int(c), int(h), int(w)
+
+
 def labels_hint(data_name: str) -> str:
     """How to give a data source class labels, for messages about missing ones."""
     return " (add --labels to read classes from sub-folder names)" if data_name == "folder" else ""

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ganforge.data.base import to_float
+from ganforge.data.base import InputsAndTargets, to_float
 from ganforge.data.folder import IMAGE_EXTENSIONS, list_image_files, open_image
 from ganforge.data.registry import register_data_source
 from ganforge.errors import GanforgeError
@@ -35,7 +35,7 @@ _JITTER_SEED_STRIDE = 1_000_033
 
 
 @dataclass
-class PairedData:
+class PairedData(InputsAndTargets):
     """Aligned pairs: inputs `a` and targets `b`, uint8 N x C x H x W each."""
 
     a: torch.Tensor
@@ -53,24 +53,9 @@ class PairedData:
 
     #: The task (ganforge.tasks) this data trains.
     task = "paired"
-    # The data set's protocol shared with ImageData (the loop reads these).
-    labels = None
-    class_names = None
-    num_classes = 0
 
     def __len__(self) -> int:
         return len(self.a)
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """The shape of one target image (what the generator makes)."""
-        c, h, w = self.b.shape[1:]
-        return int(c), int(h), int(w)
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        c, h, w = self.a.shape[1:]
-        return int(c), int(h), int(w)
 
     def to(self, device: torch.device | str) -> PairedData:
         return PairedData(self.a.to(device), self.b.to(device), list(self.names), self.name, self.origin, list(self.notes))

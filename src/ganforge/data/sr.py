@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganforge.data.base import to_float
+from ganforge.data.base import Unlabelled, to_float
 from ganforge.data.folder import list_image_files, open_image
 from ganforge.data.registry import register_data_source
 from ganforge.errors import GanforgeError
@@ -77,7 +77,7 @@ def symmetry(image: torch.Tensor, k: int) -> torch.Tensor:
 
 
 @dataclass
-class SRData:
+class SRData(Unlabelled):
     """High-resolution images (uint8 C x H x W each, sizes differ), the crop
     size and the scale of a super-resolution run."""
 
@@ -90,10 +90,6 @@ class SRData:
     notes: list[str] = field(default_factory=list)
 
     task = "upscale"
-    # The data set's protocol shared with ImageData (the loop reads these).
-    labels = None
-    class_names = None
-    num_classes = 0
 
     def __post_init__(self) -> None:
         if not self.images:

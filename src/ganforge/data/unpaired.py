@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganforge.data.base import to_float
+from ganforge.data.base import InputsAndTargets, to_float
 from ganforge.data.folder import list_image_files, open_image
 from ganforge.data.paired import as_tensor, resized_to, jitter, read_pairs
 from ganforge.data.registry import register_data_source
@@ -34,8 +34,9 @@ _JITTER_SEED_STRIDE = 1_000_037
 
 
 @dataclass
-class UnpairedData:
-    """Images of domain A and of domain B, uint8 N x C x H x W each (N may differ)."""
+class UnpairedData(InputsAndTargets):
+    """Images of domain A and of domain B, uint8 N x C x H x W each (N may
+    differ): image_shape is B's (what G_ab makes), input_shape A's."""
 
     a: torch.Tensor
     b: torch.Tensor
@@ -45,10 +46,6 @@ class UnpairedData:
 
     #: The task (ganforge.tasks) this data trains.
     task = "unpaired"
-    # The data set's protocol shared with ImageData (the loop reads these).
-    labels = None
-    class_names = None
-    num_classes = 0
 
     def __post_init__(self) -> None:
         if self.a.shape[2:] != self.b.shape[2:]:
@@ -59,18 +56,6 @@ class UnpairedData:
 
     def domain(self, name: str) -> torch.Tensor:
         return self.a if name == "a" else self.b
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """The shape of one B image (what G_ab makes)."""
-        c, h, w = self.b.shape[1:]
-        return int(c), int(h), int(w)
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """The shape of one A image (what G_ba makes)."""
-        c, h, w = self.a.shape[1:]
-        return int(c), int(h), int(w)
 
     def to(self, device: torch.device | str) -> UnpairedData:
         return UnpairedData(self.a.to(device), self.b.to(device), self.name, self.origin, list(self.notes))

@@ -23,7 +23,7 @@ from torch import nn
 
 from ganforge.errors import GanforgeError
 from ganforge.models.base import Networks, init_dcgan_weights
-from ganforge.models.pix2pix import PatchDiscriminator
+from ganforge.models.pix2pix import PIX2PIX_DEFAULTS, PatchDiscriminator
 from ganforge.models.registry import register_model
 
 DIRECTIONS = ("AtoB", "BtoA")
@@ -109,20 +109,10 @@ class CycleTranslator(Networks):
         return judge(images).reshape(-1)
 
 
-#: The paper's recipe (section 4, appendix 7.1): Adam 2e-4, beta1 0.5, batch 1,
-#: the learning rate constant for the first half of training, then falling
-#: linearly to 0 (100 + 100 epochs).
-CYCLEGAN_DEFAULTS = {
-    "objective": "cycle",
-    "loss": None,  # the objective plays least squares itself
-    "lr_g": 2e-4,
-    "lr_d": 2e-4,
-    "beta1": 0.5,
-    "beta2": 0.999,
-    "batch_size": 1,
-    "lr_decay": "linear",
-    "lr_decay_start": 0.5,
-}
+#: The paper's recipe (section 4, appendix 7.1) is pix2pix's: Adam 2e-4, beta1
+#: 0.5, batch 1, the learning rate constant for the first half of training,
+#: then falling linearly to 0 (100 + 100 epochs).
+CYCLEGAN_DEFAULTS = {**PIX2PIX_DEFAULTS, "objective": "cycle", "loss": None}  # the objective plays least squares itself
 
 
 def check_size(height: int, width: int) -> None:
