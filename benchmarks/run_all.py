@@ -90,6 +90,11 @@ COMMANDS = [
      "--train-option", "steps=200", "--train-option", "batch_size=8", "--threads", "2"],
     ["benchmarks.sr_figure", "--runs", "sr-srresnet,sr-srgan,sr-rrdbnet,sr-esrgan", "--out", "docs/images/sr_crops.png"],
     ["benchmarks.sr_reference", "--threads", "2"],
+    # Image to image (issue 31): CycleGAN on facades without pairs (about 60 CPU-minutes) beside the pix2pix
+    # and SPADE arms of benchmarks.pix2pix_facades above, and inpainting against OpenCV (30 CPU-minutes each).
+    ["benchmarks.cyclegan_facades", "--threads", "2"],
+    ["benchmarks.inpaint", "--data", "cifar10", "--threads", "2"],
+    ["benchmarks.inpaint", "--data", "facades", "--threads", "2"],
 ]
 
 # Issue 6's GPU rows: the tutorial loop against ganforge (same maths in fp32,
@@ -118,6 +123,7 @@ GPU_COMMANDS = [
     # pix2pix at the paper's 256 px: against the authors' loop, then facades for 20,000 steps (50 of the paper's 200 epochs).
     ["benchmarks.pix2pix_reference", "--image-size", "256", "--device", "cuda", "--workers", "4"],
     ["benchmarks.pix2pix_facades", "--image-size", "256", "--steps", "20000", "--device", "cuda"],
+    ["benchmarks.cyclegan_facades", "--image-size", "256", "--steps", "20000", "--device", "cuda"],
 ]
 
 
