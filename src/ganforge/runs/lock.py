@@ -55,12 +55,14 @@ class RunLock:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None) -> None:
         if self.fd is None:
             return
-        if self.created and os.listdir(self.run_dir) == [LOCK_FILE]:
+        if self.created:
             # A run refused before it wrote anything (bad data, a bad option)
-            # leaves no folder behind, so the same name starts afresh.
+            # leaves no folder behind, so the same name starts afresh. (The
+            # folder may be gone already: removed while training.)
             with contextlib.suppress(OSError):
-                self.path.unlink()
-                self.run_dir.rmdir()
+                if os.listdir(self.run_dir) == [LOCK_FILE]:
+                    self.path.unlink()
+                    self.run_dir.rmdir()
         os.close(self.fd)  # closing the descriptor releases the lock
         self.fd = None
 
