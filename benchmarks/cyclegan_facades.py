@@ -84,7 +84,7 @@ def main() -> None:
         except GanforgeError as error:  # the pix2pix run folder is not on this machine: its figures still are
             print(f"pix2pix column left out of the picture: {error}")
     columns += [to_float(photos), translator.translate(photos, direction="AtoB"), to_float(maps)]
-    picture = ROOT / "docs" / "images" / f"facades-cyclegan-{args.image_size}.png"
+    picture = ROOT / "docs" / "images" / f"facades-cyclegan-{args.image_size}.jpg"
     save_grid(picture, torch.stack(columns, dim=1).flatten(0, 1), nrow=len(columns))
     write_result(
         result_name(f"cyclegan_facades_{args.image_size}px", args.device),

@@ -74,7 +74,7 @@ def main() -> None:
         translator = TranslationPipeline.from_run(pipeline.run_dir, device=args.device)
         outputs[arm] = translator.translate(test.a[:PICTURE_PAIRS], seed=0)
         print(arm, {k: round(v, 4) for k, v in evaluation.metrics.items()}, flush=True)
-    picture = ROOT / "docs" / "images" / f"facades-pix2pix-{args.image_size}.png"
+    picture = ROOT / "docs" / "images" / f"facades-pix2pix-{args.image_size}.jpg"
     columns = [to_float(test.a[:PICTURE_PAIRS]), *(outputs[arm] for arm in ("l1", "pix2pix", "spade") if arm in outputs), to_float(test.b[:PICTURE_PAIRS])]
     save_grid(picture, torch.stack(columns, dim=1).flatten(0, 1), nrow=len(columns))
     write_result(

@@ -20,7 +20,7 @@ from ganforge.models.cyclegan import ResidualBlock
 from ganforge.objectives import StepContext, create_objective
 from ganforge.objectives.cycle import ImagePool
 from ganforge.pipelines import CycleTranslationPipeline
-from tests.test_pix2pix import SIZE, pair_image, write_side_by_side
+from tests.test_pix2pix import SIZE, pair_image, pairs  # noqa: F401  (pairs: the 6 + 3 side-by-side pairs fixture)
 
 TINY = ["-O", "ngf=8", "-O", "ndf=8", "-O", "blocks=1"]
 
@@ -38,14 +38,6 @@ def write_domains(root: Path, counts: tuple[int, int], prefix: str = "train", si
 def train_args(root: Path, runs: Path, *extra: str, run: str = "cyc") -> list[str]:
     return ["train", "--model", "cyclegan", "--data", "unpaired", "--data-root", str(root), *TINY,
             "--runs-dir", str(runs), "--run", run, "--no-tensorboard", "--no-progress", "--device", "cpu", *extra]
-
-
-@pytest.fixture
-def pairs(tmp_path: Path) -> Path:
-    root = tmp_path / "pairs"
-    write_side_by_side(root, "train", 6)
-    write_side_by_side(root, "test", 3)
-    return root
 
 
 # -- data -------------------------------------------------------------------------

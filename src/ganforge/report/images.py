@@ -36,7 +36,9 @@ def image_grid(images: torch.Tensor, nrow: int | None = None, min_tile: int = MI
 
 def save_grid(path: str | Path, images: torch.Tensor, nrow: int | None = None) -> Path:
     with atomic_path(path) as tmp:
-        image_grid(images, nrow).save(tmp, format="PNG")
+        # JPEG for large pictures in the docs (a tenth of the PNG's size), PNG otherwise.
+        jpeg = Path(path).suffix.lower() in (".jpg", ".jpeg")
+        image_grid(images, nrow).save(tmp, format="JPEG" if jpeg else "PNG", **({"quality": 90} if jpeg else {}))
     return Path(path)
 
 
