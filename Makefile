@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNS ?= runs
 
-.PHONY: setup demo test bench bench-gpu clean
+.PHONY: setup demo test bench bench-gpu reproduce clean
 
 setup: $(STAMP)
 
@@ -18,10 +19,10 @@ $(STAMP): pyproject.toml constraints.txt
 # Train the default GAN (DCGAN) on scikit-learn's bundled 8x8 digits, then
 # write a sample grid and a latent walk. Resumes if runs/demo already exists.
 demo: $(STAMP)
-	$(BIN)/ganforge train --data digits --model dcgan --steps 3000 --run demo
-	$(BIN)/ganforge sample demo --n 64 --seed 0 --out runs/demo/samples.png
-	$(BIN)/ganforge interpolate demo --out runs/demo/walk.gif
-	@echo "demo: samples in runs/demo/samples.png, latent walk in runs/demo/walk.gif"
+	$(BIN)/ganforge train --data digits --model dcgan --steps 3000 --run demo --runs-dir $(RUNS)
+	$(BIN)/ganforge sample demo --runs-dir $(RUNS) --n 64 --seed 0 --out $(RUNS)/demo/samples.png
+	$(BIN)/ganforge interpolate demo --runs-dir $(RUNS) --out $(RUNS)/demo/walk.gif
+	@echo "demo: samples in $(RUNS)/demo/samples.png, latent walk in $(RUNS)/demo/walk.gif"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -32,6 +33,11 @@ bench: $(STAMP)
 # The GPU rows (one CUDA device).
 bench-gpu: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all --gpu
+
+# Re-run one row of BENCHMARKS.md beside its record: make reproduce ROW=ring-pack2 [SEEDS=0,1,2,3,4]
+reproduce: $(STAMP)
+	@test -n "$(ROW)" || { echo "give a row: make reproduce ROW=ID (ids: $(BIN)/python -m benchmarks.reproduce --list)"; exit 2; }
+	$(BIN)/python -m benchmarks.reproduce $(ROW) $(if $(SEEDS),--seeds $(SEEDS))
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

@@ -42,7 +42,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import ROOT, SHARED_DATA, write_result
+from benchmarks.common import RUNS, SHARED_DATA, write_result
 from ganforge.config import TrainConfig
 from ganforge.data import ImageData, load_data
 from ganforge.data.base import to_float, to_uint8
@@ -158,7 +158,7 @@ def main() -> None:
     pool, test = split_mnist(Path(args.data_root))
     assert pool.labels is not None
     imbalanced = subset(pool, imbalanced_indices(pool.labels, minority, args.keep), "mnist-imbalanced")
-    work = ROOT / "runs" / f"balance-bench-keep{args.keep}-{'-'.join(map(str, minority))}"
+    work = RUNS / f"balance-bench-keep{args.keep}-{'-'.join(map(str, minority))}"
     folder = write_class_folders(imbalanced, work / "imbalanced")
 
     started = time.perf_counter()

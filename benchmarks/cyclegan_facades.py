@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import RESULTS, ROOT, SHARED_DATA, cpu_seconds, result_name, write_result
+from benchmarks.common import RESULTS, RUNS, SHARED_DATA, cpu_seconds, picture_path, result_name, run_name, shown_path, write_result
 from ganforge.config import TrainConfig
 from ganforge.data import load_data
 from ganforge.data.base import to_float
@@ -58,17 +58,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
+    parser.add_argument("--runs-dir", default=str(RUNS))
+    parser.add_argument("--seed", type=int, default=0, help="init, data order and noise")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     facades = SHARED_DATA / "facades"
-    run = f"facades-cyclegan-{args.image_size}" + ("" if args.device == "cpu" else f"-{args.device}")
+    run = run_name(f"facades-cyclegan-{args.image_size}", args.device, args.seed)
     config = TrainConfig(
         data="unpaired", data_root=str(facades), image_size=args.image_size, model="cyclegan", steps=args.steps, run=run,
-        runs_dir=args.runs_dir, device=args.device, progress=False, log_every=50,
+        runs_dir=args.runs_dir, device=args.device, progress=False, log_every=50, seed=args.seed,
     )
     started, cpu_started = time.perf_counter(), cpu_seconds()
-    pipeline = train(config, given={"steps", "runs_dir", "device", "progress", "log_every", "run"})
+    pipeline = train(config, given={"steps", "runs_dir", "device", "progress", "log_every", "run", "seed"})
     train_seconds, train_cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
     evaluation = evaluate_unpaired_run(pipeline.run_dir, device=args.device)
     print({k: round(v, 4) for k, v in evaluation.metrics.items()}, flush=True)
@@ -84,10 +85,11 @@ def main() -> None:
         except GanforgeError as error:  # the pix2pix run folder is not on this machine: its figures still are
             print(f"pix2pix column left out of the picture: {error}")
     columns += [to_float(photos), translator.translate(photos, direction="AtoB"), to_float(maps)]
-    picture = ROOT / "docs" / "images" / f"facades-cyclegan-{args.image_size}.jpg"
+    name = result_name(f"cyclegan_facades_{args.image_size}px", args.device, args.seed)
+    picture = picture_path(f"facades-cyclegan-{args.image_size}" + name.removeprefix(f"cyclegan_facades_{args.image_size}px") + ".jpg")
     save_grid(picture, torch.stack(columns, dim=1).flatten(0, 1), nrow=len(columns))
     write_result(
-        result_name(f"cyclegan_facades_{args.image_size}px", args.device),
+        name,
         {
             "benchmark": "cyclegan_facades",
             "image_size": args.image_size,
@@ -97,8 +99,10 @@ def main() -> None:
             "train_cpu_seconds_this_call": round(train_cpu, 1),
             "cyclegan": evaluation.record(),
             "pix2pix_same_data": baseline,
-            "picture": str(picture.relative_to(ROOT)),
-            "command": f"python -m benchmarks.cyclegan_facades --image-size {args.image_size} --steps {args.steps} --threads {args.threads} --device {args.device}",
+            "seed": args.seed,
+            "picture": shown_path(picture),
+            "command": f"python -m benchmarks.cyclegan_facades --image-size {args.image_size} --steps {args.steps} --threads {args.threads} --device {args.device}"
+            + (f" --seed {args.seed}" if args.seed else ""),
         },
     )
 

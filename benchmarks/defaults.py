@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import RESULTS, ROOT, SHARED_DATA, write_result
+from benchmarks.common import RESULTS, SHARED_DATA, shown_path, write_result
 from benchmarks.families import train_for
 from ganforge.config import TrainConfig
 from ganforge.data.base import to_uint8
@@ -145,7 +145,7 @@ def main() -> None:
             "model_options": trainer.model.config.get("options", {}),
             "samples": args.n,
             **scores,
-            "run_dir": str(trainer.run_dir.relative_to(ROOT)),
+            "run_dir": shown_path(trainer.run_dir),
             "command": f"python -m benchmarks.defaults --seconds {int(args.seconds)} --threads {args.threads} --models {name}"
             + (f" --seed {args.seed}" if args.seed else ""),
         }

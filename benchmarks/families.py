@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from benchmarks.common import RESULTS, ROOT, SHARED_DATA, build_trainer, write_result
+from benchmarks.common import RESULTS, SHARED_DATA, build_trainer, result_name, run_name, runs_folder, shown_path, write_result
 from ganforge.config import TrainConfig, parse_options
 from ganforge.data.base import to_uint8
 from ganforge.errors import GanforgeError
@@ -69,7 +69,7 @@ def train_for(
     `checkpoint_every` N: also checkpoint (and print a progress line) every N
     steps, so that an interrupted hour-long run resumes instead of restarting;
     off by default because a timed run should spend its budget training."""
-    run_dir = ROOT / config.runs_dir / config.run_name()
+    run_dir = runs_folder(config.runs_dir) / config.run_name()
     if resume and (run_dir / CONFIG_FILE).is_file():
         differences = config_differences(read_run_config(run_dir)["train"], config, None)
         if differences:
@@ -126,6 +126,7 @@ def main() -> None:
     parser.add_argument("--ema", type=float, default=0.0, help="EMA decay for every model (0: the model's default, off)")
     parser.add_argument("--diffaugment", default="", help="DiffAugment policy for every model, e.g. translation,cutout")
     parser.add_argument("--tag", default="", help="suffix of the run and result names")
+    parser.add_argument("--seed", type=int, default=0, help="init, data order and noise (seed K > 0 suffixes the names with _sK)")
     parser.add_argument("--report", action="store_true", help="only print the table of the saved results for --data")
     args = parser.parse_args()
     if args.report:
@@ -141,7 +142,7 @@ def main() -> None:
         config = TrainConfig(
             data=args.data, data_root=str(DATA_ROOTS[args.data]), data_split=DATA_SPLITS.get(args.data),
             model=name, model_options={**(CPU_OPTIONS.get(name, {}) if args.widths == "cpu" else {}), **parse_options(args.model_options)},
-            ema=args.ema, diffaugment=args.diffaugment, steps=10**9, batch_size=args.batch_size, run=f"family-{name}-{args.data}{args.tag}", device=args.device,
+            ema=args.ema, diffaugment=args.diffaugment, steps=10**9, batch_size=args.batch_size, run=run_name(f"family-{name}-{args.data}{args.tag}", "cpu", args.seed), device=args.device, seed=args.seed,
             tensorboard=False, progress=False, **parse_options(args.train_options),
         )
         trainer, elapsed, _ = train_for(config, args.seconds)
@@ -165,12 +166,12 @@ def main() -> None:
             "samples": args.n,
             "extractor": result.extractor,
             **result.metrics,
-            "run_dir": str(trainer.run_dir.relative_to(ROOT)),
+            "run_dir": shown_path(trainer.run_dir),
         }
         if trainer.model.conditional:
             record["requested_class_accuracy"] = requested_class_accuracy(trainer.model, evaluator, args.n // trainer.model.num_classes, seed=1)
         record["command"] = command_line(args, name)
-        write_result(f"families_{args.data}_{name}{args.tag}", record)
+        write_result(result_name(f"families_{args.data}_{name}{args.tag}", "cpu", args.seed), record)
         rows.append(record)
 
     print_table(rows)
@@ -193,6 +194,8 @@ def command_line(args: argparse.Namespace, name: str) -> str:
         parts.append(f"--diffaugment {args.diffaugment}")
     if args.tag:
         parts.append(f"--tag={args.tag}")
+    if args.seed:
+        parts.append(f"--seed {args.seed}")
     return " ".join(parts)
 
 

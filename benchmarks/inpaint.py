@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import ROOT, SHARED_DATA, cpu_seconds, result_name, write_result
+from benchmarks.common import RUNS, SHARED_DATA, cpu_seconds, picture_path, result_name, run_name, shown_path, write_result
 from ganforge.config import TrainConfig
 from ganforge.data.base import to_float, to_uint8
 from ganforge.pipelines import InpaintPipeline
@@ -67,16 +67,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="default: the arm's (cifar10 2400, facades 600)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
+    parser.add_argument("--runs-dir", default=str(RUNS))
+    parser.add_argument("--seed", type=int, default=0, help="init, data order, noise and training holes (the held-out set and its holes stay fixed)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     arm = dict(ARMS[args.data])
     steps = args.steps or arm.pop("steps")
     arm.pop("steps", None)
     arm["data_root"] = str(SHARED_DATA / arm["data_root"])
-    config = TrainConfig(model="inpainter", steps=steps, runs_dir=args.runs_dir, device=args.device, progress=False, log_every=50, **arm)
+    arm["run"] = run_name(arm["run"], "cpu", args.seed)
+    config = TrainConfig(model="inpainter", steps=steps, runs_dir=args.runs_dir, device=args.device, progress=False, log_every=50, seed=args.seed, **arm)
     started, cpu_started = time.perf_counter(), cpu_seconds()
-    pipeline = train(config, given={"steps", "runs_dir", "device", "progress", "log_every", "run", *arm})
+    pipeline = train(config, given={"steps", "runs_dir", "device", "progress", "log_every", "run", "seed", *arm})
     train_seconds, train_cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
     evaluation = evaluate_inpaint_run(pipeline.run_dir, device=args.device)
     print("gan", {k: round(v, 4) for k, v in evaluation.metrics.items()}, flush=True)
@@ -95,10 +97,11 @@ def main() -> None:
     gan = InpaintPipeline.from_run(pipeline.run_dir, device=args.device).inpaint(test.images[:PICTURE_IMAGES], test.masks[:PICTURE_IMAGES])
     originals, masks = to_float(test.images[:PICTURE_IMAGES]), test.masks[:PICTURE_IMAGES]
     columns = [show_holes(originals, masks), to_float(filled["telea"][:PICTURE_IMAGES]), to_float(filled["ns"][:PICTURE_IMAGES]), to_float(to_uint8(gan)), originals]
-    picture = ROOT / "docs" / "images" / f"inpaint-{args.data}.png"
+    name = result_name(f"inpaint_{args.data}", args.device, args.seed)
+    picture = picture_path(f"inpaint-{args.data}" + name.removeprefix(f"inpaint_{args.data}") + ".png")
     save_grid(picture, torch.stack(columns, dim=1).flatten(0, 1), nrow=len(columns))
     write_result(
-        result_name(f"inpaint_{args.data}", args.device),
+        name,
         {
             "benchmark": "inpaint",
             "data": args.data,
@@ -109,8 +112,10 @@ def main() -> None:
             "train_cpu_seconds_this_call": round(train_cpu, 1),
             "gan": evaluation.record(),
             "opencv": baselines,
-            "picture": str(picture.relative_to(ROOT)),
-            "command": f"python -m benchmarks.inpaint --data {args.data} --steps {steps} --threads {args.threads} --device {args.device}",
+            "seed": args.seed,
+            "picture": shown_path(picture),
+            "command": f"python -m benchmarks.inpaint --data {args.data} --steps {steps} --threads {args.threads} --device {args.device}"
+            + (f" --seed {args.seed}" if args.seed else ""),
         },
     )
 

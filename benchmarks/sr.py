@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import RESULTS, SHARED_DATA, write_result
+from benchmarks.common import RESULTS, RUNS, SHARED_DATA, write_result
 from ganforge.config import TrainConfig, parse_options
 from ganforge.data.base import to_float, to_uint8
 from ganforge.pipelines.sr_evaluation import evaluate_upscale_run, read_test_images, score_images
@@ -71,7 +71,7 @@ def train_default(model: str, threads: int, init_from: str | None, options: dict
     run = f"sr-{model}{tag}" if seed == 0 else f"sr-{model}{tag}-s{seed}"
     config = TrainConfig(
         data="sr", data_root=str(SR_DATA / "T91" / "Train"), model=model, run=run, seed=seed, init_from=init_from,
-        device="cpu", progress=False, tensorboard=False, **options,
+        runs_dir=str(RUNS), device="cpu", progress=False, tensorboard=False, **options,
     )
     started = time.perf_counter()
     pipeline = train(config)
@@ -79,7 +79,7 @@ def train_default(model: str, threads: int, init_from: str | None, options: dict
     record: dict[str, Any] = {"benchmark": "sr_train", "model": model, "tag": tag, "seed": seed, "run": run, "steps": pipeline.step, "seconds": round(seconds, 1)}
     record["settings"] = {k: v for k, v in pipeline.train_config.items() if k in ("steps", "batch_size", "image_size", "lr_g", "lr_d", "lr_decay", "lr_decay_start", "objective", "objective_options", "beta1", "beta2", "init_from")}
     for test_set in ("Set5", "Set14"):
-        result = evaluate_upscale_run(run, data_root=SR_DATA / test_set, device="cpu")
+        result = evaluate_upscale_run(run, data_root=SR_DATA / test_set, device="cpu", runs_dir=str(RUNS))
         record[test_set] = {k: round(v, 4) for k, v in result.metrics.items()}
     argv = f" --init-from {init_from}" if init_from else ""
     argv += "".join(f" --train-option {k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in options.items() if k != "objective_options")

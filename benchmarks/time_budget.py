@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import ROOT, SHARED_DATA, build_trainer, write_result
+from benchmarks.common import RUNS, SHARED_DATA, build_trainer, shown_path, write_result
 from ganforge.config import TrainConfig
 from ganforge.io import write_json
 from ganforge.training import run_record
@@ -35,7 +35,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     name = f"budget-{args.model}-{args.data}-{int(args.seconds)}s"
-    run_dir = ROOT / "runs" / name
+    run_dir = RUNS / name
     shutil.rmtree(run_dir, ignore_errors=True)
     root = None if args.data == "digits" else args.data_root
     config = TrainConfig(data=args.data, data_root=root, model=args.model, batch_size=args.batch_size, seed=args.seed, steps=10**9, run=name, device="cpu", tensorboard=False, progress=False)
@@ -64,7 +64,7 @@ def main() -> None:
             "seconds": elapsed,
             "steps": trainer.step,
             "steps_per_second": trainer.step / elapsed,
-            "run_dir": str(run_dir.relative_to(ROOT)),
+            "run_dir": shown_path(run_dir),
             "sample_grid": str((args.grid or grid)),
             "command": command,
         },
