@@ -34,10 +34,10 @@ bench: $(STAMP)
 bench-gpu: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all --gpu
 
-# Re-run one row of BENCHMARKS.md beside its record: make reproduce ROW=ring-pack2 [SEEDS=0,1,2,3,4]
+# Re-run one row of BENCHMARKS.md beside its record: make reproduce ROW=ring-pack2 [SEEDS=0,1,2,3,4] [RECORD=1]
 reproduce: $(STAMP)
 	@test -n "$(ROW)" || { echo "give a row: make reproduce ROW=ID (ids: $(BIN)/python -m benchmarks.reproduce --list)"; exit 2; }
-	$(BIN)/python -m benchmarks.reproduce $(ROW) $(if $(SEEDS),--seeds $(SEEDS))
+	$(BIN)/python -m benchmarks.reproduce $(ROW) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(RECORD),--record)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

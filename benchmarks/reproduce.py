@@ -183,7 +183,7 @@ class Comparison:
         recorded = "not recorded" if self.recorded is None else fmt(self.recorded)
         verdict = "DRIFT" if self.drifted else "ok"
         if self.recorded is not None and self.new is not None:
-            verdict += f" (|{fmt(self.new - self.recorded)}| vs tolerance {fmt(self.figure.tolerance)})"
+            verdict += f" (difference {fmt(abs(self.new - self.recorded))}, tolerance {fmt(self.figure.tolerance)})"
         claim = ""
         if self.figure.claim is not None:
             sign = ">=" if self.figure.better == "higher" else "<="
