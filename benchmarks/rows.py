@@ -133,6 +133,19 @@ def _facades_arm(arm: str, row_id: str, minutes: float) -> Row:
 
 
 SR_FIGURES = (Figure("Set5 PSNR", "Set5.psnr", 0.3), Figure("Set14 PSNR", "Set14.psnr", 0.3))
+
+
+def _sr_gan_from(model: str, base: str) -> Row:
+    """An SR GAN row: 200 steps from the PSNR-trained `base` run, with a VGG19 of random weights (no ImageNet weights here)."""
+    vgg = "{runs}/vgg19-random-seed0.safetensors"
+    return Row(
+        f"{model}-random-vgg", "quality",
+        (f"python -m benchmarks.sr random-vgg --out {vgg}",
+         f"python -m benchmarks.sr train --model {model} --init-from runs/sr-{base} --train-option steps=200 --train-option batch_size=8 "
+         f"-X vgg_weights={vgg} --threads {{threads}} --seed {{seed}}"),
+        f"sr_{model}{{suffix}}.json", SR_FIGURES, minutes=10,
+        notes=f"starts from runs/sr-{base}: the {base} row's run, made by its command without reproduce",
+    )
 TOY_RING = "--data ring --model toy-mlp"
 
 ROWS: tuple[Row, ...] = (
@@ -198,18 +211,10 @@ ROWS: tuple[Row, ...] = (
         minutes=0.2, ci=True, notes="the evaluation protocol against the published bicubic figures"),
     Row("srresnet", "quality", ("python -m benchmarks.sr train --model srresnet --threads {threads} --seed {seed}",),
         "sr_srresnet{suffix}.json", SR_FIGURES, minutes=30),
-    Row("srgan-random-vgg", "quality",
-        ("python -m benchmarks.sr random-vgg --out {runs}/vgg19-random-seed0.safetensors",
-         "python -m benchmarks.sr train --model srgan --init-from runs/sr-srresnet --train-option steps=200 --train-option batch_size=8 "
-         "-X vgg_weights={runs}/vgg19-random-seed0.safetensors --threads {threads} --seed {seed}"),
-        "sr_srgan{suffix}.json", SR_FIGURES, minutes=10, notes="starts from runs/sr-srresnet: the srresnet row's run, made by its command without reproduce"),
+    _sr_gan_from("srgan", "srresnet"),
     Row("rrdbnet", "quality", ("python -m benchmarks.sr train --model rrdbnet --train-option steps=1200 --threads {threads} --seed {seed}",),
         "sr_rrdbnet{suffix}.json", SR_FIGURES, minutes=30),
-    Row("esrgan-random-vgg", "quality",
-        ("python -m benchmarks.sr random-vgg --out {runs}/vgg19-random-seed0.safetensors",
-         "python -m benchmarks.sr train --model esrgan --init-from runs/sr-rrdbnet --train-option steps=200 --train-option batch_size=8 "
-         "-X vgg_weights={runs}/vgg19-random-seed0.safetensors --threads {threads} --seed {seed}"),
-        "sr_esrgan{suffix}.json", SR_FIGURES, minutes=10, notes="starts from runs/sr-rrdbnet: the rrdbnet row's run, made by its command without reproduce"),
+    _sr_gan_from("esrgan", "rrdbnet"),
     # -- mode collapse ----------------------------------------------------------------------------
     Row("ring-pack2", "quality",
         ("ganforge train --config configs/ring-pack2.json --seed {seed} --run ring-pack2-s{seed} --runs-dir {runs} --no-progress",
