@@ -130,7 +130,7 @@ def run_seed(row: Row, seed: int, threads: int, results: Path, scratch: Path) ->
     runs.mkdir(parents=True)
     results.mkdir(parents=True, exist_ok=True)
     env = {
-        **os.environ, **row.extra_env,
+        **os.environ,
         "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
         "GANFORGE_BENCH_RUNS": str(runs), "GANFORGE_BENCH_RESULTS": str(results),
         "GANFORGE_BENCH_PICTURES": str(scratch / "pictures"),
@@ -298,6 +298,8 @@ def list_rows() -> None:
               + (" [ci]" if row.ci else "") + ("" if row.seeded else " (one command for its seeds)"))
         for command in row.commands:
             print(f"    {command}")
+        if row.notes:
+            print(f"    ({row.notes})")
 
 
 def parse_seeds(text: str | None, row: Row) -> list[int]:

@@ -18,7 +18,7 @@ line, with the environment, as the result file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Better = Literal["higher", "lower"]
@@ -72,7 +72,6 @@ class Row:
     needs_data: bool = True
     ci: bool = False  # re-run by the test suite's drift check
     notes: str = ""
-    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def seeded(self) -> bool:
