@@ -72,13 +72,14 @@ def lookup(result: Any, key: str) -> float:
 
 def read_figures(row: Row, seed: int, results: Path) -> dict[str, float]:
     """The row's figures for `seed` from the result files in `results` (missing ones left out)."""
+    path = results / row.result_file(seed)
+    if not path.is_file():
+        return {}
+    result = json.loads(path.read_text())
     figures: dict[str, float] = {}
     for figure in row.figures:
-        path = results / row.result_file(seed, figure)
-        if not path.is_file():
-            continue
         try:
-            figures[figure.name] = lookup(json.loads(path.read_text()), fill(figure.key, seed))
+            figures[figure.name] = lookup(result, fill(figure.key, seed))
         except KeyError:
             continue
     return figures

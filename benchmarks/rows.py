@@ -30,8 +30,7 @@ class Figure:
     """One number of a row: where it is in the result JSON and how far it may move.
 
     `key` is a dotted path into the result (list items by index; "{seed}" is
-    replaced, for results that hold several seeds); `file` overrides the
-    row's result file. `tolerance` is how far a re-run may land from the
+    replaced, for results that hold several seeds). `tolerance` is how far a re-run may land from the
     recorded figure of the same seed; `claim` is the bound every seed must
     meet (at least, or at most when lower is better) for the row to be claimed."""
 
@@ -41,7 +40,6 @@ class Figure:
     better: Better = "higher"
     claim: float | None = None
     percent: bool = False
-    file: str | None = None
 
     def format(self, value: float) -> str:
         return f"{100 * value:.1f}%" if self.percent else f"{value:.4g}"
@@ -77,9 +75,8 @@ class Row:
     def seeded(self) -> bool:
         return any("{seed}" in command or "{suffix}" in command for command in self.commands)
 
-    def result_file(self, seed: int, figure: Figure | None = None) -> str:
-        template = figure.file if figure is not None and figure.file else self.result
-        return fill(template, seed)
+    def result_file(self, seed: int) -> str:
+        return fill(self.result, seed)
 
 
 def fill(template: str, seed: int, **values: str) -> str:
@@ -154,7 +151,7 @@ ROWS: tuple[Row, ...] = (
     Row("speed-dcgan-cifar10", "speed", ("python -m benchmarks.reference_loop --data cifar10 --model dcgan --threads {threads}",),
         "reference_loop_dcgan_cifar10_cpu.json", _ratio(), minutes=2),
     Row("time-to-quality-dcgan-mnist", "quality",
-        ("python -m benchmarks.time_to_quality --threads {threads} --recipe default",), "time_to_quality_mnist_cpu.json",
+        ("python -m benchmarks.time_to_quality --threads {threads} --recipe default --seed {seed}",), "time_to_quality_mnist_cpu{suffix}.json",
         (Figure("FID after 2 min", "recipes.default.scores.3.fid", 2.0, better="lower", claim=10.71),
          Figure("tutorial loop FID after 10 min", "reference_fid", 2.0, better="lower")), minutes=16),
     Row("speed-pix2pix-facades", "speed", ("python -m benchmarks.pix2pix_reference --threads {threads}",),
@@ -169,10 +166,6 @@ ROWS: tuple[Row, ...] = (
         ("python -m benchmarks.families --data mnist --seconds 600 --models dcgan --ema 0.999 --batch-size 32 --threads {threads} "
          "--tag=-ema-b32-10min-v2 --seed {seed}",),
         "families_mnist_dcgan-ema-b32-10min-v2{suffix}.json", (FID, MODES_10), minutes=12),
-    Row("families-mnist-150s", "quality", ("python -m benchmarks.families --data mnist --seconds 150 --threads {threads} --seed {seed}",),
-        "families_mnist_dcgan{suffix}.json",
-        tuple(Figure(f"{model} FID", "fid", 5.0, better="lower", file=f"families_mnist_{model}{{suffix}}.json")
-              for model in ("vanilla", "dcgan", "cgan", "acgan", "wgan", "wgan-gp", "lsgan", "sngan", "lapgan")), minutes=28),
     _defaults("cgan", ASKED, FID, MODES_10),
     _defaults("vanilla", FID, MODES_10),
     Row("vanilla-paper-recipe", "quality",

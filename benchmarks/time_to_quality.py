@@ -12,7 +12,7 @@ It trains for --reference-seconds; each ganforge recipe (TrainConfig fields;
 "default" is `ganforge train --data mnist` as shipped) for --seconds. FID
 (classifier features, --n samples against the 10,000 real test images) is
 taken at fixed points of training time; evaluation time is not counted.
-Result: benchmarks/results/time_to_quality_mnist_<device>.json.
+Result: benchmarks/results/time_to_quality_mnist_<device>.json (_sK for --seed K > 0).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import build_trainer, sync, write_result
+from benchmarks.common import build_trainer, result_name, sync, write_result
 from benchmarks.reference_loop import DATA, TUTORIAL_SETTINGS, ReferenceLoop, reference_dataset
 from ganforge.config import TrainConfig, parse_options
 from ganforge.metrics import Evaluator
@@ -79,11 +79,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--tag", default="")
+    parser.add_argument("--seed", type=int, default=0, help="init, data order and noise of both loops (seed K > 0 suffixes the result with _sK)")
     args = parser.parse_args()
     recipes = args.recipe or ["default"]
 
     torch.set_num_threads(args.threads)
-    base = dict(data="mnist", data_root=str(DATA["mnist"]["data_root"]), device=args.device, tensorboard=False, progress=False)
+    base = dict(data="mnist", data_root=str(DATA["mnist"]["data_root"]), device=args.device, tensorboard=False, progress=False, seed=args.seed)
     results: dict[str, Any] = {"benchmark": "time_to_quality", "data": "mnist", "device": args.device, "recipes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         reference_trainer = build_trainer(TrainConfig(**base, **TUTORIAL_SETTINGS), Path(tmp) / "reference")
@@ -112,8 +113,8 @@ def main() -> None:
     results["reference_fid"] = target
     results["command"] = "python -m benchmarks.time_to_quality " + " ".join(
         [f"--threads {args.threads}", f"--seconds {args.seconds:g}", f"--reference-seconds {args.reference_seconds:g}", f"--n {args.n}", *[f"--recipe {r}" for r in recipes]]
-    )
-    write_result(f"time_to_quality_mnist_{args.device.split(':')[0]}{args.tag}", results)
+    ) + (f" --seed {args.seed}" if args.seed else "")
+    write_result(result_name(f"time_to_quality_mnist_{args.device.split(':')[0]}{args.tag}", "cpu", args.seed), results)
 
 
 if __name__ == "__main__":
