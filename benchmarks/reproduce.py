@@ -93,6 +93,26 @@ def recorded_environment(row: Row, seed: int) -> dict[str, Any]:
     return environment_record
 
 
+def budget_steps(row: Row, seed: int, results: Path) -> float | None:
+    """How many steps a time-budgeted row's run trained (None: not time-budgeted, or not recorded)."""
+    path = results / row.result_file(seed)
+    if not row.budget_steps or not path.is_file():
+        return None
+    try:
+        return lookup(json.loads(path.read_text()), row.budget_steps)
+    except KeyError:
+        return None
+
+
+def budget_note(seed: int, new: float | None, recorded: float | None) -> str | None:
+    """A time-budgeted run's steps against the record's: the machine's speed is part of its figures."""
+    if new is None or recorded is None or recorded <= 0:
+        return None
+    change = 100 * (new - recorded) / recorded
+    return (f"seed {seed} is time-budgeted: it trained {new:,.0f} steps, the record {recorded:,.0f} ({change:+.0f}%)"
+            + ("; a figure that moved may be this machine's speed" if abs(change) >= 10 else ""))
+
+
 def recorded_seeds(row: Row) -> list[int]:
     """The seeds of the row that have every figure recorded."""
     return [seed for seed in row.seeds if len(read_figures(row, seed, RECORDED)) == len(row.figures)]
@@ -222,6 +242,8 @@ def reproduce(row: Row, seeds: list[int], threads: int, record: bool) -> list[Co
     # Read before running: with --record the new results replace these.
     recorded = {seed: read_figures(row, seed, RECORDED) for seed in seeds}
     environments = {seed: recorded_environment(row, seed) for seed in seeds}
+    recorded_steps = {seed: budget_steps(row, seed, RECORDED) for seed in seeds}
+    notes: list[str] = []
     # A command without {seed} produces every seed's figures at once.
     runs_of = seeds if row.seeded else seeds[:1]
     for seed in runs_of:
@@ -231,8 +253,9 @@ def reproduce(row: Row, seeds: list[int], threads: int, record: bool) -> list[Co
         print(f"row {row.id}, seed {seed}: {seconds:.0f} s")
         for each in (seeds if not row.seeded else [seed]):
             comparisons += compare(row, each, results, recorded[each])
+            notes.append(budget_note(each, budget_steps(row, each, results), recorded_steps[each]) or "")
     print(f"\n{row.id}: {len(seeds)} seed(s), {threads} thread(s)" + (" (now the record)" if record else ""))
-    for note in environment_notes(environments[seeds[0]], seeds[0], threads):
+    for note in environment_notes(environments[seeds[0]], seeds[0], threads) + [n for n in notes if n]:
         print(f"  note: {note}")
     for comparison in comparisons:
         print(comparison.line())
@@ -296,7 +319,8 @@ def list_rows() -> None:
     for row in ROWS:
         seeds = ",".join(map(str, row.seeds))
         print(f"{row.id:30s} {row.kind:8s} seeds {seeds:10s} ~{row.minutes:g} min/seed, {row.threads} thread(s)"
-              + (" [ci]" if row.ci else "") + ("" if row.seeded else " (one command for its seeds)"))
+              + (" [ci]" if row.ci else "") + (" [time-budgeted]" if row.budget_steps else "")
+              + ("" if row.seeded else " (one command for its seeds)"))
         for command in row.commands:
             print(f"    {command}")
         if row.notes:

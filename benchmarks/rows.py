@@ -69,6 +69,9 @@ class Row:
     timed: bool = False  # the figure is the commands' wall-clock time, saved by reproduce
     needs_data: bool = True
     ci: bool = False  # re-run by the test suite's drift check
+    # The result key of the steps a time-budgeted run trained: a faster or slower
+    # machine trains more or fewer steps in the same seconds, and reproduce says by how much.
+    budget_steps: str = ""
     notes: str = ""
 
     @property
@@ -100,6 +103,7 @@ def _defaults(model: str, *figures: Figure, seeds: tuple[int, ...] = (0,), data:
         figures=figures,
         seeds=seeds,
         minutes=6,
+        budget_steps="steps",
     )
 
 
@@ -153,7 +157,8 @@ ROWS: tuple[Row, ...] = (
     Row("time-to-quality-dcgan-mnist", "quality",
         ("python -m benchmarks.time_to_quality --threads {threads} --recipe default --seed {seed}",), "time_to_quality_mnist_cpu{suffix}.json",
         (Figure("FID after 2 min", "recipes.default.scores.3.fid", 2.0, better="lower", claim=10.71),
-         Figure("tutorial loop FID after 10 min", "reference_fid", 2.0, better="lower")), minutes=16),
+         Figure("tutorial loop FID after 10 min", "reference_fid", 2.0, better="lower")), minutes=16,
+        budget_steps="recipes.default.scores.3.steps"),
     Row("speed-pix2pix-facades", "speed", ("python -m benchmarks.pix2pix_reference --threads {threads}",),
         "pix2pix_reference_128px_cpu.json", _ratio(), minutes=3),
     Row("speed-srresnet", "speed", ("python -m benchmarks.sr_reference --threads {threads}",), "sr_reference_64px.json",
@@ -165,14 +170,14 @@ ROWS: tuple[Row, ...] = (
     Row("dcgan-ema-mnist-10min", "quality",
         ("python -m benchmarks.families --data mnist --seconds 600 --models dcgan --ema 0.999 --batch-size 32 --threads {threads} "
          "--tag=-ema-b32-10min-v2 --seed {seed}",),
-        "families_mnist_dcgan-ema-b32-10min-v2{suffix}.json", (FID, MODES_10), minutes=12),
+        "families_mnist_dcgan-ema-b32-10min-v2{suffix}.json", (FID, MODES_10), minutes=12, budget_steps="steps"),
     _defaults("cgan", ASKED, FID, MODES_10),
     _defaults("vanilla", FID, MODES_10),
     Row("vanilla-paper-recipe", "quality",
         ("python -m benchmarks.families --data mnist --seconds 90 --models vanilla --threads {threads} -O recipe=paper "
          "--tag=-paper-recipe-90s --seed {seed}",),
         "families_mnist_vanilla-paper-recipe-90s{suffix}.json", (Figure("FID", "fid", 8.0, better="lower"), Figure("classes", "modes", 1)),
-        minutes=2),
+        minutes=2, budget_steps="steps"),
     _defaults("dcgan", FID, MODES_10),
     _defaults("lsgan", FID, MODES_10),
     _defaults("wgan-gp", FID, MODES_10),

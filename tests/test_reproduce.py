@@ -91,6 +91,26 @@ def test_a_printed_result_is_saved_with_its_environment_and_a_failing_command_is
         run_seed(failing, 0, 1, tmp_path / "results", tmp_path / "scratch")
 
 
+def test_a_time_budgeted_row_reports_its_steps_against_the_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    script = 'import json; print(json.dumps({"fid": 7.0, "steps": 800}))'
+    row = Row("budgeted", "quality", (f"python -c '{script}' {{seed}}",), "budgeted_seed{seed}.json",
+              (Figure("FID", "fid", 1.0, better="lower"),), stdout_result=True, threads=1, budget_steps="steps")
+    recorded = tmp_path / "recorded"
+    recorded.mkdir()
+    (recorded / "budgeted_seed1.json").write_text(json.dumps({"fid": 6.5, "steps": 1000}))
+    monkeypatch.setattr(reproduce, "RECORDED", recorded)
+    monkeypatch.setattr(reproduce, "SCRATCH", tmp_path / "scratch")
+    [comparison] = reproduce.reproduce(row, [1], 1, record=False)
+    assert comparison.new == 7.0 and comparison.recorded == 6.5 and not comparison.drifted
+    out = capsys.readouterr().out
+    assert "seed 1 is time-budgeted: it trained 800 steps, the record 1,000 (-20%)" in out
+    assert "this machine's speed" in out
+    assert reproduce.budget_note(1, 990, 1000) == "seed 1 is time-budgeted: it trained 990 steps, the record 1,000 (-1%)"
+    # A row with a fixed step count says nothing about steps.
+    assert reproduce.budget_steps(ROWS_BY_ID["ring-pack2"], 0, recorded) is None
+
+
 def test_an_unknown_row_or_a_seed_a_row_cannot_run_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert reproduce.main(["no-such-row"]) == 2
     assert "no row 'no-such-row'" in capsys.readouterr().err
