@@ -114,7 +114,7 @@ ASKED = Figure("asked class", "asked_class", 0.02, percent=True)
 
 def _mode_collapse(data: str, remedy: str, steps: int, tag: str, options: str) -> str:
     return (f"python -m benchmarks.mode_collapse --data {data} --remedies {remedy} --seeds {{seed}} --steps {steps} {options} "
-            f"--tag={tag}")
+            f"--tag={tag} --threads {{threads}}")
 
 
 def _facades_arm(arm: str, row_id: str, minutes: float) -> Row:
@@ -239,7 +239,7 @@ ROWS: tuple[Row, ...] = (
         seeds=(1, 2), threads=1, minutes=31, needs_data=False),
     Row("stacked-mnist-minibatch-std", "quality",
         ("python -m benchmarks.stacked_mnist --steps 15000 --remedies minibatch-std --seeds {seed} --device cpu -O layout=deep "
-         "--train-option ema=0.999 --tag=-cpu-15k-deep-ema",),
+         "--train-option ema=0.999 --tag=-cpu-15k-deep-ema --threads {threads}",),
         "stacked_mnist_minibatch-std_seed{seed}-cpu-15k-deep-ema.json",
         (Figure("modes", "modes", 10, claim=1000), Figure("KL", "modes_kl", 0.03, better="lower")),
         seeds=(0, 1, 2), minutes=90),

@@ -47,6 +47,20 @@ def test_a_claimed_row_meets_its_claim_on_every_recorded_seed(row: Row) -> None:
     assert not missed, f"{row.id}: a recorded seed misses the claim, so the row must not claim it: {missed}"
 
 
+# Benchmark commands that train nothing, so threads cannot change their figures.
+UNTIMED_TOOLS = ("python -m benchmarks.sr bicubic", "python -m benchmarks.sr random-vgg")
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.id)
+def test_a_row_runs_its_benchmarks_with_its_own_thread_count(row: Row) -> None:
+    # A benchmark's --threads (default 2) wins over OMP_NUM_THREADS: without it in
+    # the command a one-thread row would run on two threads, and two such runs side
+    # by side would fight over the cores.
+    for command in row.commands:
+        if command.startswith("python -m benchmarks.") and not command.startswith(UNTIMED_TOOLS):
+            assert "--threads {threads}" in command, f"{row.id}: `{command}` does not pass the row's thread count"
+
+
 def test_the_seeds_table_in_benchmarks_md_is_current() -> None:
     text = BENCHMARKS_MD.read_text()
     assert write_summary(text) == text, "run `python -m benchmarks.reproduce --summary --write`"
