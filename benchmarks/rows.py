@@ -234,9 +234,10 @@ ROWS: tuple[Row, ...] = (
                         "-O g_hidden=128 -O d_hidden=64 --train-option lr_g=0.001 --train-option lr_d=0.001 "
                         "--train-option lr_decay=linear --train-option pack=2"),),
         "mode_collapse_grid_minibatch-std_seed{seed}_200000steps-small-decay-200k-pack2-ckpt.json",
-        (Figure("modes (precise BN)", "precise_bn.modes", 1, claim=25),
+        # 25 / 25 on seeds 0-2, 24 on seed 3, 23 on seed 4: the claim is what every seed reaches.
+        (Figure("modes (precise BN)", "precise_bn.modes", 1, claim=23),
          Figure("high quality (precise BN)", "precise_bn.high_quality", 0.03, percent=True, claim=0.9)),
-        seeds=(1, 2), threads=1, minutes=31, needs_data=False),
+        seeds=(0, 1, 2, 3, 4), threads=1, minutes=30, needs_data=False),
     Row("stacked-mnist-minibatch-std", "quality",
         ("python -m benchmarks.stacked_mnist --steps 15000 --remedies minibatch-std --seeds {seed} --device cpu -O layout=deep "
          "--train-option ema=0.999 --tag=-cpu-15k-deep-ema --threads {threads}",),
