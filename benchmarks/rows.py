@@ -228,7 +228,7 @@ ROWS: tuple[Row, ...] = (
                         "--train-option unroll_batch=same"),),
         "mode_collapse_ring_unrolled-5_seed{seed}_60000steps-metz-code-60k.json",
         (Figure("modes", "modes", 1, claim=8), Figure("high quality", "high_quality", 0.03, percent=True, claim=0.9)),
-        seeds=(0, 1, 2), threads=1, minutes=25, needs_data=False),
+        seeds=(0, 1, 2, 3), threads=1, minutes=35, needs_data=False),
     Row("grid-pack2-minibatch-std", "quality",
         (_mode_collapse("grid", "minibatch-std", 200000, "-small-decay-200k-pack2-ckpt",
                         "-O g_hidden=128 -O d_hidden=64 --train-option lr_g=0.001 --train-option lr_d=0.001 "
