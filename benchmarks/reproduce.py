@@ -70,12 +70,16 @@ def lookup(result: Any, key: str) -> float:
     return float(value)
 
 
+def read_result(row: Row, seed: int, results: Path) -> dict[str, Any]:
+    """The row's result JSON for `seed` in `results` ({} when not there)."""
+    path = results / row.result_file(seed)
+    result: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+    return result
+
+
 def read_figures(row: Row, seed: int, results: Path) -> dict[str, float]:
     """The row's figures for `seed` from the result files in `results` (missing ones left out)."""
-    path = results / row.result_file(seed)
-    if not path.is_file():
-        return {}
-    result = json.loads(path.read_text())
+    result = read_result(row, seed, results)
     figures: dict[str, float] = {}
     for figure in row.figures:
         try:
@@ -86,20 +90,16 @@ def read_figures(row: Row, seed: int, results: Path) -> dict[str, float]:
 
 
 def recorded_environment(row: Row, seed: int) -> dict[str, Any]:
-    path = RECORDED / row.result_file(seed)
-    if not path.is_file():
-        return {}
-    environment_record: dict[str, Any] = json.loads(path.read_text()).get("environment", {})
+    environment_record: dict[str, Any] = read_result(row, seed, RECORDED).get("environment", {})
     return environment_record
 
 
 def budget_steps(row: Row, seed: int, results: Path) -> float | None:
     """How many steps a time-budgeted row's run trained (None: not time-budgeted, or not recorded)."""
-    path = results / row.result_file(seed)
-    if not row.budget_steps or not path.is_file():
+    if not row.budget_steps:
         return None
     try:
-        return lookup(json.loads(path.read_text()), row.budget_steps)
+        return lookup(read_result(row, seed, results), row.budget_steps)
     except KeyError:
         return None
 
@@ -253,9 +253,10 @@ def reproduce(row: Row, seeds: list[int], threads: int, record: bool) -> list[Co
         print(f"row {row.id}, seed {seed}: {seconds:.0f} s")
         for each in (seeds if not row.seeded else [seed]):
             comparisons += compare(row, each, results, recorded[each])
-            notes.append(budget_note(each, budget_steps(row, each, results), recorded_steps[each]) or "")
+            note = budget_note(each, budget_steps(row, each, results), recorded_steps[each])
+            notes += [note] if note else []
     print(f"\n{row.id}: {len(seeds)} seed(s), {threads} thread(s)" + (" (now the record)" if record else ""))
-    for note in environment_notes(environments[seeds[0]], seeds[0], threads) + [n for n in notes if n]:
+    for note in environment_notes(environments[seeds[0]], seeds[0], threads) + notes:
         print(f"  note: {note}")
     for comparison in comparisons:
         print(comparison.line())

@@ -30,8 +30,8 @@ class Figure:
     """One number of a row: where it is in the result JSON and how far it may move.
 
     `key` is a dotted path into the result (list items by index; "{seed}" is
-    replaced, for results that hold several seeds). `tolerance` is how far a re-run may land from the
-    recorded figure of the same seed; `claim` is the bound every seed must
+    replaced, for results that hold several seeds). `tolerance` is how far a
+    re-run may land from the recorded figure of the same seed; `claim` is the bound every seed must
     meet (at least, or at most when lower is better) for the row to be claimed."""
 
     name: str
